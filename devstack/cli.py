@@ -1,0 +1,72 @@
+"""Command line: `python -m devstack` (or `socialwork`) — the same code paths the API and launcher use."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, help="Social-work platform: dev stack and operator commands.")
+
+SERVICE_SETTINGS = {
+    "registry": "services.registry.settings:RegistrySettings",
+    "subsidy": "services.subsidy.settings:SubsidySettings",
+    "projects": "services.projects.settings:ProjectsSettings",
+    "gateway": "services.gateway.settings:GatewaySettings",
+}
+
+
+def _settings(service: str):
+    import importlib  # noqa: PLC0415
+
+    if service not in SERVICE_SETTINGS:
+        raise typer.BadParameter(f"service must be one of {', '.join(SERVICE_SETTINGS)}")
+    module, _, name = SERVICE_SETTINGS[service].partition(":")
+    return getattr(importlib.import_module(module), name)()
+
+
+@app.command()
+def run(demo: Annotated[bool, typer.Option(help="load the demo data on first start")] = True) -> None:
+    """Start embedded PostgreSQL and broker, migrate, start every service, wait until ready."""
+    from devstack.stack import run as run_stack  # noqa: PLC0415
+
+    raise typer.Exit(run_stack(load_demo=demo))
+
+
+@app.command()
+def migrate(service: str) -> None:
+    """Apply a service's migrations to the database its settings name."""
+    from shared.migrate import upgrade  # noqa: PLC0415
+
+    upgrade(service, _settings(service).database_url)
+    typer.echo(f"{service}: migrated")
+
+
+@app.command("replay-outbox")
+def replay_outbox_cmd(service: str, since: Annotated[datetime, typer.Option(help="ISO time, UTC if naive")]) -> None:
+    """Mark a service's outbox events since a time unpublished again; its relay re-publishes them."""
+    from shared.db import make_engine, make_sessionmaker  # noqa: PLC0415
+    from shared.events.outbox import replay_outbox  # noqa: PLC0415
+
+    async def main() -> int:
+        engine = make_engine(_settings(service).database_url)
+        try:
+            async with make_sessionmaker(engine)() as session, session.begin():
+                return await replay_outbox(session, since=since)
+        finally:
+            await engine.dispose()
+
+    typer.echo(f"{service}: {asyncio.run(main())} events will be published again")
+
+
+@app.command("redrive-dlq")
+def redrive_dlq_cmd(service: str, topic: str) -> None:
+    """Re-publish the dead letters this service's consumer put on `<topic>.dlq` to `topic`."""
+    from shared.events.inbox import redrive_dlq  # noqa: PLC0415
+
+    settings = _settings(service)
+    count = asyncio.run(redrive_dlq(bootstrap=settings.kafka_bootstrap_servers, topic=topic,
+                                    group_id=settings.service_name))
+    typer.echo(f"{service}: {count} dead letters re-published to {topic}")

@@ -1,0 +1,186 @@
+"""The launcher behind `make run`: embedded PostgreSQL and broker, migrations, every service, readiness.
+
+When database URLs (`<SERVICE>_DATABASE_URL`) or `KAFKA_BOOTSTRAP_SERVERS` are set, those are used
+and nothing embedded is started for them. Ctrl-C or SIGTERM stops every child it started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from devstack.embedded import EmbeddedBroker, EmbeddedPostgres, StackError, port_free
+from shared.events.kafka import ensure_topics
+from shared.migrate import upgrade
+
+ROOT = Path(__file__).resolve().parent.parent
+# Everything below can be moved by environment variables (the end-to-end tests use other ports).
+STATE = Path(os.environ.get("SOCIALWORK_STATE_DIR", ROOT / ".devstack"))
+DEFAULT_PORTS = {"gateway": 8000, "registry": 8001, "subsidy": 8002, "projects": 8003}
+SERVICES = {svc: int(os.environ.get(f"{svc.upper()}_PORT", port)) for svc, port in DEFAULT_PORTS.items()}
+POSTGRES_PORT = int(os.environ.get("POSTGRES_PORT", "55432"))
+BROKER_PORT = int(os.environ.get("BROKER_PORT", "19092"))
+
+
+def dev_secrets() -> dict[str, str]:
+    """Generated at first start into .devstack/secrets.json (git-ignored), reused after; never in the repo."""
+    path = STATE / "secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    STATE.mkdir(exist_ok=True)
+    values = {
+        "REGISTRY_ID_NUMBER_KEY": secrets.token_urlsafe(32),
+        "REGISTRY_LOOKUP_KEY": secrets.token_urlsafe(32),
+        "GATEWAY_ADMIN_USERNAME": "admin",
+        "GATEWAY_ADMIN_PASSWORD": secrets.token_urlsafe(12),
+        **{f"{svc.upper()}_CLIENT_ID": f"svc-{svc}" for svc in ("registry", "subsidy", "projects")},
+        **{f"{svc.upper()}_CLIENT_SECRET": secrets.token_urlsafe(24) for svc in ("registry", "subsidy", "projects")},
+    }
+    path.write_text(json.dumps(values, indent=2))
+    path.chmod(0o600)
+    return values
+
+
+@dataclass
+class Stack:
+    """Everything `make run` starts; `stop()` undoes all of it."""
+
+    with_services: bool = True
+    postgres: EmbeddedPostgres | None = None
+    broker: EmbeddedBroker | None = None
+    children: dict[str, subprocess.Popen] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+
+    def database_url(self, service: str) -> str:
+        return self.env[f"{service.upper()}_DATABASE_URL"]
+
+    def start_infrastructure(self) -> None:
+        env = {**os.environ, "SOCIALWORK_ENV": os.environ.get("SOCIALWORK_ENV", "dev"), **dev_secrets()}
+        env.setdefault("AUTH_JWKS_URL", f"http://127.0.0.1:{SERVICES['gateway']}/.well-known/jwks.json")
+        env.setdefault("GATEWAY_URL", f"http://127.0.0.1:{SERVICES['gateway']}")
+        for svc in SERVICES:
+            env.setdefault(f"{svc.upper()}_URL", f"http://127.0.0.1:{SERVICES[svc]}")
+        missing_urls = [s for s in SERVICES if not os.environ.get(f"{s.upper()}_DATABASE_URL")]
+        if missing_urls:
+            self.postgres = EmbeddedPostgres(STATE / "pgdata", POSTGRES_PORT)
+            self.postgres.start()
+            self.postgres.create_databases(*missing_urls)
+            for svc in missing_urls:
+                env[f"{svc.upper()}_DATABASE_URL"] = self.postgres.url(svc)
+        if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+            self.broker = EmbeddedBroker(BROKER_PORT, log_path=STATE / "broker.log")
+            self.broker.start()
+            env["KAFKA_BOOTSTRAP_SERVERS"] = self.broker.bootstrap
+        self.env = env
+        asyncio.run(ensure_topics(env["KAFKA_BOOTSTRAP_SERVERS"],
+                                  partitions=int(env.get("KAFKA_TOPIC_PARTITIONS", "4"))))
+        for svc in SERVICES:
+            try:
+                upgrade(svc, self.database_url(svc))
+            except Exception as exc:
+                raise StackError(f"migration of {svc} failed: {str(exc).splitlines()[0]}") from exc
+
+    def start_services(self, *, log_dir: Path | None = None) -> None:
+        busy = [f"{svc} ({port})" for svc, port in SERVICES.items() if not port_free(port)]
+        if busy:
+            raise StackError(f"ports busy: {', '.join(busy)}; stop what holds them")
+        log_dir = log_dir or STATE / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        for svc, port in SERVICES.items():
+            out = open(log_dir / f"{svc}.log", "ab")  # noqa: SIM115 (kept open for the child's lifetime)
+            self.children[svc] = subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", f"services.{svc}.app:create_app", "--factory",
+                 "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
+                cwd=ROOT, env=self.env, stdout=out, stderr=out)
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        pending = dict(SERVICES)
+        while pending and time.monotonic() < deadline:
+            for svc, port in list(pending.items()):
+                child = self.children.get(svc)
+                if child is not None and child.poll() is not None:
+                    raise StackError(f"{svc} exited with code {child.returncode}; see {STATE}/logs/{svc}.log")
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                        del pending[svc]
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.3)
+        if pending:
+            raise StackError(f"not ready after {timeout:.0f}s: {', '.join(pending)}")
+
+    def stop(self) -> None:
+        for child in self.children.values():
+            if child.poll() is None:
+                child.terminate()
+        for child in self.children.values():
+            try:
+                child.wait(10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait(5)
+        self.children.clear()
+        if self.broker:
+            self.broker.stop()
+        if self.postgres:
+            self.postgres.stop()
+
+
+def run(*, load_demo: bool = True) -> int:
+    stack = Stack()
+
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        print("starting PostgreSQL and the Kafka broker ...", flush=True)
+        stack.start_infrastructure()
+        print("starting the services ...", flush=True)
+        stack.start_services()
+        stack.wait_ready()
+        if load_demo:
+            from devstack.demo import load_demo_if_available  # noqa: PLC0415
+
+            load_demo_if_available(stack)
+        print_banner(stack)
+        while True:
+            for svc, child in stack.children.items():
+                if child.poll() is not None:
+                    raise StackError(f"{svc} stopped (exit {child.returncode}); see {STATE}/logs/{svc}.log")
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print("\nstopping ...", flush=True)
+        return 0
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        stack.stop()
+
+
+def print_banner(stack: Stack) -> None:
+    s = dev_secrets()
+    lines = [
+        "", "Social-work platform is running:",
+        f"  gateway   http://127.0.0.1:{SERVICES['gateway']}   (API docs: /docs, tokens: /auth/token)",
+        *[f"  {svc:<9} http://127.0.0.1:{port}   (direct, /docs)" for svc, port in SERVICES.items()
+          if svc != "gateway"],
+        f"  postgres  {stack.env['REGISTRY_DATABASE_URL'].rsplit('/', 1)[0]}/<service>",
+        f"  kafka     {stack.env['KAFKA_BOOTSTRAP_SERVERS']}",
+        f"  admin login: {s['GATEWAY_ADMIN_USERNAME']} / {s['GATEWAY_ADMIN_PASSWORD']}",
+        f"  (generated at first start into {STATE}/secrets.json)",
+        "Press Ctrl-C to stop everything.",
+    ]
+    print("\n".join(lines), flush=True)

@@ -1,0 +1,1 @@
+"""The platform's services: registry, subsidy, projects and the gateway."""

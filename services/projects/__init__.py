@@ -1,0 +1,1 @@
+"""Five-society linkage micro-projects, activities and the monthly station service reports."""

@@ -1,0 +1,5 @@
+from services.registry import models  # noqa: F401  (registers every table on the metadata)
+from services.registry.settings import RegistrySettings
+from shared.migrate import run_env
+
+run_env(models.Base.metadata, RegistrySettings().database_url)

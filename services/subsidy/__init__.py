@@ -1,0 +1,1 @@
+"""The talent subsidy: policies as data, explained eligibility, applications, disbursement ledger."""

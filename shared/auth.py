@@ -1,0 +1,168 @@
+"""JWT verification against the gateway's JWKS, and the principal every query scopes by.
+
+The gateway authenticates; the services verify the token themselves and authorize in their queries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Annotated
+from uuid import UUID
+
+import httpx
+import jwt
+from fastapi import Depends, Request
+
+from shared.errors import NotPermitted, Unauthorized, Unavailable
+
+ROLES = ("bureau_admin", "auditor", "station_manager", "social_worker", "hr_system", "service")
+# Only asymmetric algorithms; the algorithm is taken from the key, never from the token header.
+ALLOWED_ALGORITHMS = {"EdDSA", "ES256", "RS256"}
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    roles: frozenset[str]
+    station_ids: frozenset[UUID] = field(default_factory=frozenset)
+    worker_id: UUID | None = None
+    client_id: str | None = None
+
+    def has_any(self, *roles: str) -> bool:
+        return not self.roles.isdisjoint(roles)
+
+    @property
+    def is_admin(self) -> bool:
+        return "bureau_admin" in self.roles
+
+    @property
+    def reads_everything(self) -> bool:
+        """Bureau staff (admin, auditor), HR systems and the services read every record."""
+        return self.has_any("bureau_admin", "auditor", "hr_system", "service")
+
+    def require(self, *roles: str) -> None:
+        if not self.has_any(*roles):
+            raise NotPermitted(f"this action needs one of the roles: {', '.join(roles)}")
+
+
+def principal_from_claims(claims: dict) -> Principal:
+    try:
+        return Principal(
+            subject=str(claims["sub"]),
+            roles=frozenset(r for r in claims.get("roles", []) if r in ROLES),
+            station_ids=frozenset(UUID(s) for s in claims.get("station_ids", [])),
+            worker_id=UUID(claims["worker_id"]) if claims.get("worker_id") else None,
+            client_id=claims.get("client_id"),
+        )
+    except (KeyError, ValueError, TypeError):
+        raise Unauthorized("token claims are malformed") from None
+
+
+class JwksVerifier:
+    def __init__(self, *, issuer: str, audience: str, jwks_url: str | None = None,
+                 jwks_json: str | None = None, ttl: float = 300.0, leeway: int = 10):
+        self.issuer = issuer
+        self.audience = audience
+        self.jwks_url = jwks_url
+        self.ttl = ttl
+        self.leeway = leeway
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at = 0.0
+        self._static = jwks_json is not None
+        self._lock = asyncio.Lock()
+        if jwks_json is not None:
+            self._load(json.loads(jwks_json))
+
+    def _load(self, jwks: dict) -> None:
+        keys = {}
+        for entry in jwks.get("keys", []):
+            if entry.get("kid") and entry.get("alg") in ALLOWED_ALGORITHMS:
+                keys[entry["kid"]] = jwt.PyJWK(entry)
+        self._keys = keys
+        self._fetched_at = time.monotonic()
+
+    async def _refresh(self, *, force: bool) -> None:
+        if self._static:
+            return
+        async with self._lock:
+            age = time.monotonic() - self._fetched_at
+            if (not force and age < self.ttl and self._keys) or (force and age < 5.0 and self._keys):
+                return
+            try:
+                async with httpx.AsyncClient(timeout=3.0) as client:
+                    response = await client.get(self.jwks_url)
+                    response.raise_for_status()
+                self._load(response.json())
+            except (httpx.HTTPError, ValueError) as exc:
+                if not self._keys:
+                    raise Unavailable("signing keys cannot be fetched from the gateway") from exc
+
+    async def _key(self, kid: str) -> jwt.PyJWK:
+        await self._refresh(force=False)
+        if kid not in self._keys:
+            await self._refresh(force=True)
+        if kid not in self._keys:
+            raise Unauthorized("token signed with an unknown key")
+        return self._keys[kid]
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise Unauthorized("token is malformed") from None
+        if header.get("alg") not in ALLOWED_ALGORITHMS or not isinstance(header.get("kid"), str):
+            raise Unauthorized("token algorithm or key id not accepted")
+        key = await self._key(header["kid"])
+        if header["alg"] != key.algorithm_name:
+            raise Unauthorized("token algorithm does not match its key")
+        try:
+            claims = jwt.decode(
+                token, key=key.key, algorithms=[key.algorithm_name], audience=self.audience,
+                issuer=self.issuer, leeway=self.leeway,
+                options={"require": ["exp", "iat", "iss", "aud", "sub"], "verify_nbf": True},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthorized("token expired") from None
+        except jwt.PyJWTError:
+            raise Unauthorized("token rejected") from None
+        if claims.get("typ", "access") != "access":
+            raise Unauthorized("not an access token")
+        return principal_from_claims(claims)
+
+
+async def authenticate(request: Request) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("send a bearer token", headers={"WWW-Authenticate": "Bearer"})
+    return await request.app.state.verifier.verify(token.strip())
+
+
+CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
+
+
+class ServiceTokens:
+    """A service's own client-credentials token for calling the other services, cached until near expiry."""
+
+    def __init__(self, *, token_url: str, client_id: str, client_secret: str):
+        self.token_url = token_url
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self._token: str | None = None
+        self._expires = 0.0
+        self._lock = asyncio.Lock()
+
+    async def get(self, client: httpx.AsyncClient) -> str:
+        async with self._lock:
+            if self._token is None or time.monotonic() > self._expires - 30:
+                response = await client.post(self.token_url, data={
+                    "grant_type": "client_credentials", "client_id": self.client_id,
+                    "client_secret": self.client_secret})
+                response.raise_for_status()
+                body = response.json()
+                self._token = body["access_token"]
+                self._expires = time.monotonic() + float(body.get("expires_in", 300))
+            return self._token

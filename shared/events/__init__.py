@@ -1,0 +1,1 @@
+"""The event backbone: CloudEvents envelope, transactional outbox, idempotent inbox, replay."""

@@ -1,0 +1,210 @@
+"""Idempotent inbox consumer: the event id is recorded in the same transaction as its effect.
+
+Offsets are committed manually, after the database transaction that applied a partition's batch.
+Each event runs in a savepoint: a handler that keeps failing (a poison message) is retried
+`max_attempts` times, then sent to `<topic>.dlq` with the error in its headers, recorded in
+`dead_letters`, and the consumer moves on. A database outage is not poison: the batch is rolled
+back, the partition rewound, and the same messages are tried again later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiokafka import TopicPartition
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from shared.db import make_sessionmaker
+from shared.events.envelope import TOPICS, CloudEvent, EventType, dlq_topic
+from shared.events.kafka import make_consumer, make_producer
+from shared.events.tables import DEAD_LETTERS, INBOX
+
+log = logging.getLogger("shared.inbox")
+Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
+
+
+class InfrastructureError(Exception):
+    """The database or broker is unavailable: retry the batch, never dead-letter for this."""
+
+
+def _is_infrastructure(exc: BaseException) -> bool:
+    if isinstance(exc, InfrastructureError | OSError | ConnectionError | asyncio.TimeoutError):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError) or type(exc).__name__ in {
+        "ConnectionDoesNotExistError", "CannotConnectNowError", "ConnectionFailureError"}
+
+
+class InboxConsumer:
+    def __init__(self, *, engine: AsyncEngine, bootstrap: str, service: str, handlers: dict[str, Handler],
+                 group_id: str | None = None, max_attempts: int = 3):
+        self.sessionmaker = make_sessionmaker(engine)
+        self.bootstrap = bootstrap
+        self.service = service
+        self.handlers = handlers
+        self.group_id = group_id or service
+        self.max_attempts = max_attempts
+        self.topics = sorted({TOPICS[EventType(t)] for t in handlers})
+        self.processed = 0
+        self.duplicates = 0
+        self.dead_lettered = 0
+        self.assigned = asyncio.Event()
+        self.last_progress: float | None = None
+        self._consumer = None
+        self._producer = None
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def _start_consumer(self):
+        backoff = 0.5
+        while not self._stopping.is_set():
+            consumer = make_consumer(self.bootstrap, *self.topics, group_id=self.group_id,
+                                     client_id=f"{self.service}-inbox")
+            try:
+                await consumer.start()
+                return consumer
+            except Exception as exc:
+                log.warning("consumer cannot start yet: %r", exc)
+                with contextlib.suppress(Exception):
+                    await consumer.stop()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+        return None
+
+    async def run(self) -> None:
+        self._consumer = await self._start_consumer()
+        if self._consumer is None:
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            while not self._stopping.is_set():
+                batches = await self._consumer.getmany(timeout_ms=500, max_records=500)
+                if self._consumer.assignment():
+                    self.assigned.set()
+                    self.last_progress = loop.time()
+                for tp, records in batches.items():
+                    try:
+                        await self._process(records)
+                    except Exception as exc:
+                        if not _is_infrastructure(exc):
+                            raise
+                        log.warning("inbox batch on %s rolled back, will retry: %r", tp, exc)
+                        self._consumer.seek(tp, records[0].offset)
+                        await asyncio.sleep(1.0)
+                        continue
+                    try:
+                        await self._consumer.commit({tp: records[-1].offset + 1})
+                    except Exception as exc:  # redelivery is harmless: the inbox deduplicates
+                        log.warning("offset commit failed on %s: %r", tp, exc)
+        finally:
+            with contextlib.suppress(Exception):
+                await self._consumer.stop()
+            if self._producer is not None:
+                with contextlib.suppress(Exception):
+                    await self._producer.stop()
+
+    async def _process(self, records) -> None:
+        async with self.sessionmaker() as session, session.begin():
+            for record in records:
+                await self.handle_record(session, record)
+
+    async def handle_record(self, session: AsyncSession, record) -> None:
+        try:
+            event = CloudEvent.model_validate_json(record.value)
+            handler = self.handlers.get(event.type)
+            if handler is None:
+                raise ValueError(f"no handler for event type {event.type!r}")
+        except Exception as exc:
+            await self._dead_letter(session, record, exc, None, attempts=1)
+            return
+        last: BaseException | None = None
+        for _attempt in range(self.max_attempts):
+            try:
+                async with session.begin_nested():
+                    new = (await session.execute(
+                        pg_insert(INBOX).values(
+                            event_id=event.id, event_type=event.type, topic=record.topic,
+                            partition=record.partition, offset=record.offset,
+                        ).on_conflict_do_nothing().returning(INBOX.c.event_id))).first()
+                    if new is None:
+                        self.duplicates += 1
+                        return
+                    await handler(session, event)
+                self.processed += 1
+                return
+            except Exception as exc:
+                if _is_infrastructure(exc):
+                    raise
+                last = exc
+        await self._dead_letter(session, record, last, event, attempts=self.max_attempts)
+
+    async def _dead_letter(self, session: AsyncSession, record, exc: BaseException | None,
+                           event: CloudEvent | None, *, attempts: int) -> None:
+        error = repr(exc)[:2000]
+        log.error("dead-lettering %s[%s]@%s: %s", record.topic, record.partition, record.offset, error)
+        if self._producer is None:
+            self._producer = make_producer(self.bootstrap, client_id=f"{self.service}-dlq")
+            try:
+                await self._producer.start()
+            except Exception as start_exc:
+                self._producer = None
+                raise InfrastructureError(repr(start_exc)) from start_exc
+        headers = [
+            ("dlq_error", error.encode()), ("dlq_attempts", str(attempts).encode()),
+            ("dlq_original_topic", record.topic.encode()), ("dlq_original_partition", str(record.partition).encode()),
+            ("dlq_original_offset", str(record.offset).encode()), ("dlq_consumer_group", self.group_id.encode()),
+        ]
+        try:
+            await self._producer.send_and_wait(dlq_topic(record.topic), value=record.value, key=record.key,
+                                               headers=headers)
+        except Exception as send_exc:
+            raise InfrastructureError(repr(send_exc)) from send_exc
+        await session.execute(insert(DEAD_LETTERS).values(
+            event_id=event.id if event else None, topic=record.topic, partition=record.partition,
+            offset=record.offset, error=error, payload=(record.value or b"").decode("utf-8", "replace")))
+        self.dead_lettered += 1
+
+
+async def redrive_dlq(*, bootstrap: str, topic: str, group_id: str, idle_seconds: float = 3.0) -> int:
+    """Re-publish this consumer group's dead letters of `topic` to the original topic; returns how many."""
+    consumer = make_consumer(bootstrap, dlq_topic(topic), group_id=f"{group_id}.redrive",
+                             client_id=f"{group_id}-redrive")
+    producer = make_producer(bootstrap, client_id=f"{group_id}-redrive")
+    await consumer.start()
+    await producer.start()
+    count = 0
+    try:
+        loop = asyncio.get_running_loop()
+        idle_since = loop.time()
+        while loop.time() - idle_since < idle_seconds:
+            batches = await consumer.getmany(timeout_ms=500)
+            if batches:
+                idle_since = loop.time()
+            for tp, records in batches.items():
+                for record in records:
+                    headers = dict(record.headers or [])
+                    if headers.get("dlq_consumer_group", b"").decode() != group_id:
+                        continue
+                    original = headers.get("dlq_original_topic", topic.encode()).decode()
+                    await producer.send_and_wait(original, value=record.value, key=record.key,
+                                                 headers=[("dlq_redriven", b"1")])
+                    count += 1
+                await consumer.commit({TopicPartition(tp.topic, tp.partition): records[-1].offset + 1})
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    return count
+
+
+def event_json(event: CloudEvent) -> bytes:
+    return json.dumps(event.model_dump(mode="json"), ensure_ascii=False).encode()

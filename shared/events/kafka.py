@@ -1,0 +1,75 @@
+"""Kafka clients with every delivery setting explicit (never aiokafka's defaults), and topic admin."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from shared.events.envelope import TOPICS, dlq_topic
+
+log = logging.getLogger("shared.kafka")
+
+
+def make_producer(bootstrap: str, *, client_id: str) -> AIOKafkaProducer:
+    # acks=all and no idempotence (the embedded broker rejects it): duplicates are possible on
+    # retry, and every consumer deduplicates by event id.
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap, client_id=client_id, acks="all", enable_idempotence=False,
+        request_timeout_ms=10_000, retry_backoff_ms=200, linger_ms=2, max_batch_size=256 * 1024,
+        compression_type=None,
+    )
+
+
+def make_consumer(bootstrap: str, *topics: str, group_id: str | None, client_id: str) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        *topics, bootstrap_servers=bootstrap, group_id=group_id, client_id=client_id,
+        enable_auto_commit=False, auto_offset_reset="earliest", isolation_level="read_uncommitted",
+        max_poll_records=500, session_timeout_ms=30_000, heartbeat_interval_ms=3_000,
+        request_timeout_ms=40_000, metadata_max_age_ms=30_000,
+    )
+
+
+def all_topics() -> list[str]:
+    topics = list(TOPICS.values())
+    return topics + [dlq_topic(t) for t in topics]
+
+
+async def ensure_topics(bootstrap: str, topics: list[str] | None = None, *, partitions: int = 4,
+                        timeout: float = 30.0) -> None:
+    """Create the topics that are missing (the embedded broker forgets them when it restarts)."""
+    topics = topics or all_topics()
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5_000)
+        try:
+            await admin.start()
+            existing = set(await admin.list_topics())
+            missing = [NewTopic(t, partitions, 1) for t in topics if t not in existing]
+            if missing:
+                try:
+                    await admin.create_topics(missing)
+                except TopicAlreadyExistsError:
+                    pass
+            return
+        except Exception as exc:  # broker not up yet
+            if asyncio.get_running_loop().time() > deadline:
+                raise RuntimeError(f"Kafka broker at {bootstrap} not reachable: {exc}") from exc
+            await asyncio.sleep(0.5)
+        finally:
+            await admin.close()
+
+
+async def broker_reachable(bootstrap: str, timeout: float = 1.0) -> bool:
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host or "127.0.0.1", int(port)), timeout)
+            writer.close()
+            return True
+        except (OSError, TimeoutError, ValueError):
+            continue
+    return False

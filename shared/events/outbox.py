@@ -1,0 +1,255 @@
+"""Transactional outbox: enqueue in the business transaction; a single relay publishes in order per key.
+
+Ordering: rows are read in id order and grouped by key; each key's rows are sent one after the
+other, each waiting for the broker's acknowledgement, and a key stops at its first failure. A row
+is marked published only after `acks=all`. A row whose failure is its own (not a broker outage)
+backs off and, after `max_attempts`, is marked dead; while a row is backing off or dead, later rows
+of the same key wait behind it instead of overtaking it. One relay per database is active at a
+time: it holds a PostgreSQL advisory lock on a dedicated connection that also LISTENs for wake-ups.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from aiokafka.errors import InvalidTopicError, MessageSizeTooLargeError, RecordTooLargeError
+from sqlalchemy import insert, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from shared.db import make_sessionmaker
+from shared.events.envelope import TOPICS, CloudEvent, EventType
+from shared.events.kafka import make_producer
+from shared.events.tables import OUTBOX
+
+log = logging.getLogger("shared.outbox")
+NOTIFY_CHANNEL = "outbox"
+RELAY_LOCK_ID = 0x50C1A1  # one active relay per service database
+
+
+def _row(event: CloudEvent) -> dict:
+    return {
+        "event_id": event.id, "event_type": event.type, "topic": TOPICS[EventType(event.type)],
+        "key": event.partitionkey, "payload": event.model_dump(mode="json"),
+    }
+
+
+async def enqueue(session: AsyncSession, *events: CloudEvent) -> None:
+    """Write events in the caller's transaction; they are published only if it commits."""
+    await enqueue_many(session, events)
+
+
+async def enqueue_many(session: AsyncSession, events: Iterable[CloudEvent]) -> None:
+    rows = [_row(e) for e in events]
+    if not rows:
+        return
+    await session.execute(insert(OUTBOX), rows)
+    await session.execute(text(f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')"))
+
+
+_PENDING = text("""
+SELECT o.id, o.event_id, o.topic, o.key, o.payload, o.attempts FROM outbox o
+WHERE o.published_at IS NULL AND o.dead_at IS NULL
+  AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= now())
+  AND NOT EXISTS (
+    SELECT 1 FROM outbox p
+    WHERE p.key = o.key AND p.published_at IS NULL AND p.id < o.id
+      AND (p.dead_at IS NOT NULL OR p.next_attempt_at > now()))
+ORDER BY o.id LIMIT :limit
+""")
+
+
+# Failures that belong to the row itself; every other failure is treated as the broker's.
+_ROW_ERRORS = (MessageSizeTooLargeError, InvalidTopicError, RecordTooLargeError, TypeError, ValueError)
+
+
+def _transient(exc: BaseException) -> bool:
+    """Anything but a row's own fault is an outage: retry forever without counting attempts.
+
+    Brokers answer oddly while they restart (the embedded one says UnknownError), so only errors that
+    can only be the row's fault count towards marking it dead.
+    """
+    return not isinstance(exc, _ROW_ERRORS)
+
+
+class BrokerUnavailable(Exception):
+    pass
+
+
+@dataclass
+class OutboxStatus:
+    pending: int
+    dead: int
+    oldest_pending_age_s: float
+
+
+class OutboxRelay:
+    def __init__(self, *, engine: AsyncEngine, bootstrap: str, service: str, batch_size: int = 500,
+                 poll_interval: float = 1.0, max_attempts: int = 8, base_backoff: float = 0.5):
+        self.engine = engine
+        self.sessionmaker = make_sessionmaker(engine)
+        self.bootstrap = bootstrap
+        self.service = service
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.max_attempts = max_attempts
+        self.base_backoff = base_backoff
+        self.published = 0
+        self.is_leader = False
+        self._producer = None
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+
+    async def _get_producer(self):
+        if self._producer is None:
+            producer = make_producer(self.bootstrap, client_id=f"{self.service}-relay")
+            try:
+                await producer.start()
+            except Exception as exc:
+                with contextlib.suppress(Exception):
+                    await producer.stop()
+                raise BrokerUnavailable(str(exc)) from exc
+            self._producer = producer
+        return self._producer
+
+    async def _drop_producer(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            with contextlib.suppress(Exception):
+                await producer.stop()
+
+    async def publish_once(self) -> int:
+        """Publish one batch; returns how many rows were published. Raises BrokerUnavailable."""
+        async with self.sessionmaker() as session:
+            rows = (await session.execute(_PENDING, {"limit": self.batch_size})).all()
+        if not rows:
+            return 0
+        producer = await self._get_producer()
+        by_key: OrderedDict[str, list] = OrderedDict()
+        for row in rows:
+            by_key.setdefault(row.key, []).append(row)
+        sent: list[int] = []
+        failed: dict[int, BaseException] = {}
+
+        async def send_in_order(key_rows: list) -> None:
+            for row in key_rows:
+                try:
+                    value = json.dumps(row.payload, ensure_ascii=False).encode()
+                    headers = [("ce_id", str(row.event_id).encode()), ("ce_type", row.payload["type"].encode())]
+                    delivery = await producer.send(row.topic, value=value, key=row.key.encode(), headers=headers)
+                    await delivery
+                    sent.append(row.id)
+                except Exception as exc:
+                    failed[row.id] = exc
+                    return  # later rows of this key must not overtake this one
+
+        # Concurrency is across keys only; within a key the sends above are strictly sequential.
+        await asyncio.gather(*(send_in_order(key_rows) for key_rows in by_key.values()))
+        transient = [i for i, e in failed.items() if _transient(e)]
+        async with self.sessionmaker() as session, session.begin():
+            if sent:
+                await session.execute(
+                    text("UPDATE outbox SET published_at = now(), attempts = attempts + 1, last_error = NULL "
+                         "WHERE id = ANY(:ids)"), {"ids": sent})
+            for row_id, exc in failed.items():
+                if row_id in transient:
+                    await session.execute(text("UPDATE outbox SET last_error = :err WHERE id = :id"),
+                                          {"id": row_id, "err": repr(exc)[:2000]})
+                    continue
+                log.warning("outbox row %s failed: %r", row_id, exc)
+                await session.execute(text("""
+                    UPDATE outbox SET attempts = attempts + 1, last_error = :err,
+                      next_attempt_at = now() + make_interval(secs => :backoff * power(2, attempts)),
+                      dead_at = CASE WHEN attempts + 1 >= :max THEN now() END
+                    WHERE id = :id"""), {"id": row_id, "err": repr(exc)[:2000], "backoff": self.base_backoff,
+                                         "max": self.max_attempts})
+        self.published += len(sent)
+        if transient:
+            await self._drop_producer()
+            raise BrokerUnavailable(repr(failed[transient[0]]))
+        return len(sent)
+
+    async def drain(self) -> int:
+        total = 0
+        while (n := await self.publish_once()) > 0:
+            total += n
+        return total
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Forever: take the leader lock, then publish whenever notified or every poll interval."""
+        backoff = self.base_backoff
+        while not self._stopping.is_set():
+            try:
+                async with self.engine.connect() as conn:
+                    raw = (await conn.get_raw_connection()).driver_connection
+                    if not await raw.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK_ID):
+                        self.is_leader = False
+                        await self._sleep(self.poll_interval * 5)
+                        continue
+                    self.is_leader = True
+                    def on_notify(*_args) -> None:
+                        self._wake.set()
+
+                    await raw.add_listener(NOTIFY_CHANNEL, on_notify)
+                    try:
+                        while not self._stopping.is_set():
+                            self._wake.clear()
+                            try:
+                                n = await self.publish_once()
+                                backoff = self.base_backoff
+                            except BrokerUnavailable as exc:
+                                log.warning("broker unavailable, outbox waits: %s", exc)
+                                await self._sleep(backoff)
+                                backoff = min(backoff * 2, 10.0)
+                                continue
+                            if n < self.batch_size:
+                                await self._sleep(self.poll_interval)
+                            if raw.is_closed():
+                                break
+                    finally:
+                        self.is_leader = False
+                        with contextlib.suppress(Exception):
+                            await raw.remove_listener(NOTIFY_CHANNEL, on_notify)
+                        with contextlib.suppress(Exception):
+                            await raw.execute("SELECT pg_advisory_unlock($1)", RELAY_LOCK_ID)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # database gone: retry; nothing is lost, rows wait in the outbox
+                log.warning("outbox relay error, retrying: %r", exc)
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+        await self._drop_producer()
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
+
+async def outbox_status(session: AsyncSession) -> OutboxStatus:
+    row = (await session.execute(text("""
+        SELECT count(*) FILTER (WHERE dead_at IS NULL) AS pending,
+               count(*) FILTER (WHERE dead_at IS NOT NULL) AS dead,
+               coalesce(extract(epoch FROM now() - min(created_at) FILTER (WHERE dead_at IS NULL)), 0) AS age
+        FROM outbox WHERE published_at IS NULL"""))).one()
+    return OutboxStatus(pending=row.pending, dead=row.dead, oldest_pending_age_s=float(row.age))
+
+
+async def replay_outbox(session: AsyncSession, *, since: datetime, include_dead: bool = True) -> int:
+    """Mark events created since `since` unpublished again; consumers deduplicate by event id."""
+    result = await session.execute(text("""
+        UPDATE outbox SET published_at = NULL, attempts = 0, next_attempt_at = NULL, last_error = NULL,
+          dead_at = NULL
+        WHERE created_at >= :since AND (published_at IS NOT NULL OR (:dead AND dead_at IS NOT NULL))"""),
+        {"since": since, "dead": include_dead})
+    await session.execute(text(f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')"))
+    return result.rowcount

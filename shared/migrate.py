@@ -1,0 +1,43 @@
+"""Alembic glue: each service's env.py calls run_env(); launchers and tests call upgrade()."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from alembic import command, context
+from alembic.config import Config
+from sqlalchemy import MetaData, pool
+from sqlalchemy.ext.asyncio import create_async_engine
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def alembic_config(service: str, database_url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(ROOT / "services" / service / "migrations"))
+    cfg.attributes["database_url"] = database_url
+    return cfg
+
+
+def upgrade(service: str, database_url: str, revision: str = "head") -> None:
+    """Apply a service's migrations (synchronous: run it in a thread from async code)."""
+    command.upgrade(alembic_config(service, database_url), revision)
+
+
+def run_env(target_metadata: MetaData, default_url: str) -> None:
+    """Body of every service's migrations/env.py (online mode, async engine)."""
+    url = context.config.attributes.get("database_url") or default_url
+
+    def do_run(connection) -> None:
+        context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
+        with context.begin_transaction():
+            context.run_migrations()
+
+    async def main() -> None:
+        engine = create_async_engine(url, poolclass=pool.NullPool)
+        async with engine.connect() as connection:
+            await connection.run_sync(do_run)
+        await engine.dispose()
+
+    asyncio.run(main())

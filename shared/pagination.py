@@ -1,0 +1,64 @@
+"""Cursor pagination: lists return {"items": [...], "next_cursor": ...} and take `cursor` and `limit`."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar
+from uuid import UUID
+
+from fastapi import Query
+from pydantic import BaseModel
+from sqlalchemy import Select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.errors import Invalid
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class PageParams(BaseModel):
+    cursor: str | None = None
+    limit: int = 50
+
+
+def page_params(
+    cursor: Annotated[str | None, Query(description="opaque cursor from a previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> PageParams:
+    return PageParams(cursor=cursor, limit=limit)
+
+
+def _encode(values: list[Any]) -> str:
+    raw = json.dumps([v.isoformat() if isinstance(v, datetime) else str(v) for v in values])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str, kinds: list[type]) -> list[Any]:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if len(raw) != len(kinds):
+            raise ValueError
+        return [datetime.fromisoformat(v) if k is datetime else k(v) for v, k in zip(raw, kinds, strict=True)]
+    except Exception:
+        raise Invalid("cursor is not one this API issued", field="cursor") from None
+
+
+async def paginate(session: AsyncSession, stmt: Select, params: PageParams, *, keys: list,
+                   kinds: list[type] | None = None) -> tuple[list, str | None]:
+    """Keyset pagination over `keys` (ascending, unique together, e.g. [created_at, id])."""
+    kinds = kinds or [datetime, UUID][: len(keys)]
+    if params.cursor:
+        stmt = stmt.where(tuple_(*keys) > tuple(_decode(params.cursor, kinds)))
+    rows = list((await session.execute(stmt.order_by(*keys).limit(params.limit + 1))).scalars())
+    if len(rows) <= params.limit:
+        return rows, None
+    rows = rows[: params.limit]
+    last = rows[-1]
+    return rows, _encode([getattr(last, k.key) for k in keys])

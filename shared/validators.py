@@ -1,0 +1,67 @@
+"""Validators for Chinese identifiers: resident ID numbers (GB 11643) and unified social credit codes (GB 32100)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+_ID_RE = re.compile(r"^\d{17}[\dX]$")
+
+_USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+_USCC_RE = re.compile(rf"^[{_USCC_CHARS}]{{18}}$")
+
+
+def id_number_check_char(first17: str) -> str:
+    return _ID_CHECK[sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS, strict=True)) % 11]
+
+
+def normalize_id_number(raw: str, *, today: date | None = None) -> str:
+    """Return the canonical 18-character ID number or raise ValueError saying what is wrong."""
+    value = (raw or "").strip().upper()
+    if not _ID_RE.match(value):
+        raise ValueError("must be 18 characters: 17 digits and a check digit or X")
+    try:
+        birth = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+    except ValueError:
+        raise ValueError(f"birth date {value[6:14]} in the ID number is not a real date") from None
+    if birth > (today or date.today()) or birth.year < 1900:
+        raise ValueError(f"birth date {birth.isoformat()} in the ID number is out of range")
+    if id_number_check_char(value[:17]) != value[17]:
+        raise ValueError("check digit does not match (GB 11643)")
+    return value
+
+
+def birth_date_from_id_number(id_number: str) -> date:
+    return date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+
+
+def gender_from_id_number(id_number: str) -> str:
+    """The 17th digit is odd for men, even for women."""
+    return "male" if int(id_number[16]) % 2 else "female"
+
+
+def mask_id_number(id_number: str) -> str:
+    """150624197406182317 -> 150624********2317"""
+    return id_number[:6] + "*" * (len(id_number) - 10) + id_number[-4:]
+
+
+def mask_phone(phone: str) -> str:
+    """13363581984 -> 133****1984"""
+    if len(phone) < 7:
+        return "*" * len(phone)
+    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+
+
+def normalize_credit_code(raw: str) -> str:
+    """Return the canonical unified social credit code or raise ValueError saying what is wrong."""
+    value = (raw or "").strip().upper()
+    if not _USCC_RE.match(value):
+        raise ValueError(f"must be 18 characters from {_USCC_CHARS}")
+    total = sum(_USCC_CHARS.index(c) * w for c, w in zip(value[:17], _USCC_WEIGHTS, strict=True))
+    expected = _USCC_CHARS[(31 - total % 31) % 31]
+    if value[17] != expected:
+        raise ValueError("check character does not match (GB 32100)")
+    return value

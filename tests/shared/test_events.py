@@ -1,0 +1,246 @@
+"""The event backbone against the real embedded PostgreSQL and broker: outbox, relay, inbox, DLQ, replay."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from sqlalchemy import text
+
+from devstack.embedded import EmbeddedBroker, free_port
+from shared.db import make_engine, make_sessionmaker
+from shared.events.envelope import TOPICS, EventType, ServiceMonth, dlq_topic, make_event
+from shared.events.inbox import InboxConsumer
+from shared.events.kafka import ensure_topics, make_producer
+from shared.events.outbox import BrokerUnavailable, OutboxRelay, enqueue, outbox_status, replay_outbox
+from tests.support import eventually, fresh_database
+
+TOPIC = TOPICS[EventType.SERVICE_MONTH]
+
+
+def service_month(worker_id: uuid.UUID, seq: int):
+    data = ServiceMonth(worker_id=worker_id, station_id=uuid.uuid4(), month="2024-01", full_time=True,
+                        service_hours=float(seq), revision=seq)
+    return make_event(EventType.SERVICE_MONTH, data, source="test")
+
+
+async def record_effect(session, event) -> None:
+    if event.data.get("service_hours") == 666:
+        raise ValueError("poison: this handler cannot take 666 hours")
+    await session.execute(text("INSERT INTO effects (event_id, worker_id, seq) VALUES (:e, :w, :s)"),
+                          {"e": event.id, "w": event.data["worker_id"], "s": event.data["revision"]})
+
+
+@pytest.fixture(scope="module")
+async def db(pg):
+    url = await fresh_database(pg, "registry")
+    engine = make_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE effects (id bigserial PRIMARY KEY, event_id uuid NOT NULL, "
+                                "worker_id uuid NOT NULL, seq int NOT NULL)"))
+    yield engine
+    await engine.dispose()
+
+
+async def write_events(engine, events) -> None:
+    async with make_sessionmaker(engine)() as session, session.begin():
+        await enqueue(session, *events)
+
+
+async def read_topic(bootstrap: str, topic: str, *, want: int, timeout: float = 20.0) -> list:
+    """Read a topic from the beginning by explicit assignment (no group join), until `want` records."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                auto_offset_reset="earliest", group_id=None)
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic) or await consumer._client.fetch_all_metadata() and \
+            consumer.partitions_for_topic(topic)
+        consumer.assign([TopicPartition(topic, p) for p in partitions])
+        await consumer.seek_to_beginning()
+        records = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while len(records) < want and loop.time() < deadline:
+            for batch in (await consumer.getmany(timeout_ms=300)).values():
+                records.extend(batch)
+        return records
+    finally:
+        await consumer.stop()
+
+
+async def effects(engine, worker_ids) -> list:
+    async with engine.connect() as conn:
+        rows = await conn.execute(text("SELECT worker_id, seq, event_id FROM effects WHERE worker_id = ANY(:w) "
+                                       "ORDER BY id"), {"w": list(worker_ids)})
+        return rows.all()
+
+
+async def test_rolled_back_transaction_emits_nothing(db, broker):
+    relay = OutboxRelay(engine=db, bootstrap=broker.bootstrap, service="test")
+    await relay.drain()
+    worker = uuid.uuid4()
+    async with make_sessionmaker(db)() as session:
+        async with session.begin():
+            await enqueue(session, service_month(worker, 1))
+            await session.rollback()
+    async with make_sessionmaker(db)() as session:
+        assert (await outbox_status(session)).pending == 0
+    assert await relay.drain() == 0
+    records = await read_topic(broker.bootstrap, TOPIC, want=10_000, timeout=2)
+    assert not [r for r in records if r.key == str(worker).encode()]
+
+
+async def test_events_for_one_key_arrive_in_order(db, broker):
+    relay = OutboxRelay(engine=db, bootstrap=broker.bootstrap, service="test", batch_size=37)
+    workers = [uuid.uuid4() for _ in range(5)]
+    for seq in range(1, 41):  # interleaved keys, one transaction per step
+        await write_events(db, [service_month(w, seq) for w in workers])
+    assert await relay.drain() == 200
+    records = await read_topic(broker.bootstrap, TOPIC, want=10_000, timeout=3)
+    for worker in workers:
+        seqs = [json.loads(r.value)["data"]["revision"] for r in records if r.key == str(worker).encode()]
+        assert seqs == list(range(1, 41))
+    first = json.loads(records[0].value)
+    assert first["specversion"] == "1.0" and first["type"] == EventType.SERVICE_MONTH.value
+    assert dict(records[0].headers)["ce_id"].decode() == first["id"]
+
+
+@pytest.fixture(scope="module")
+async def consumer(db, broker):
+    inbox = InboxConsumer(engine=db, bootstrap=broker.bootstrap, service="test",
+                          group_id=f"test-{uuid.uuid4().hex[:6]}",
+                          handlers={EventType.SERVICE_MONTH.value: record_effect})
+    task = asyncio.create_task(inbox.run())
+    await asyncio.wait_for(inbox.assigned.wait(), 60)
+    yield inbox
+    inbox.stop()
+    await asyncio.wait_for(task, 30)
+
+
+async def test_duplicate_delivery_has_one_effect(db, broker, consumer):
+    worker = uuid.uuid4()
+    event = service_month(worker, 1)
+    producer = make_producer(broker.bootstrap, client_id="dup")
+    await producer.start()
+    try:
+        for _ in range(3):
+            await producer.send_and_wait(TOPIC, json.dumps(event.model_dump(mode="json")).encode(),
+                                         key=str(worker).encode())
+        follower = service_month(worker, 2)
+        await producer.send_and_wait(TOPIC, json.dumps(follower.model_dump(mode="json")).encode(),
+                                     key=str(worker).encode())
+    finally:
+        await producer.stop()
+    rows = await eventually(lambda: _at_least(effects(db, [worker]), 2))
+    assert [r.seq for r in rows] == [1, 2]
+    assert consumer.duplicates >= 2
+
+
+async def _at_least(rows_coro, n):
+    rows = await rows_coro
+    return rows if len(rows) >= n else None
+
+
+async def test_poison_message_goes_to_dlq_and_consumer_keeps_going(db, broker, consumer):
+    worker = uuid.uuid4()
+    poison = make_event(EventType.SERVICE_MONTH, ServiceMonth(
+        worker_id=worker, station_id=uuid.uuid4(), month="2024-02", full_time=True, service_hours=666,
+        revision=1), source="test")
+    await write_events(db, [poison, service_month(worker, 2)])
+    await write_events(db, [])
+    relay = OutboxRelay(engine=db, bootstrap=broker.bootstrap, service="test")
+    await relay.drain()
+    producer = make_producer(broker.bootstrap, client_id="garbage")
+    await producer.start()
+    await producer.send_and_wait(TOPIC, b"{not json", key=str(worker).encode())
+    await producer.stop()
+    await write_events(db, [service_month(worker, 3)])
+    await relay.drain()
+    rows = await eventually(lambda: _at_least(effects(db, [worker]), 2))
+    assert [r.seq for r in rows] == [2, 3]  # the poison had no effect; later events did
+    dead = await read_topic(broker.bootstrap, dlq_topic(TOPIC), want=2, timeout=20)
+    mine = [r for r in dead if r.key == str(worker).encode()]
+    assert len(mine) == 2
+    headers = dict(mine[0].headers)
+    assert b"poison" in headers["dlq_error"] and headers["dlq_original_topic"] == TOPIC.encode()
+    async with db.connect() as conn:
+        recorded = (await conn.execute(text("SELECT count(*) FROM dead_letters WHERE payload LIKE :p OR "
+                                            "event_id = :e"), {"p": "{not json%", "e": poison.id})).scalar()
+    assert recorded == 2
+
+
+async def test_replay_republishes_and_changes_no_effect(db, broker, consumer):
+    worker = uuid.uuid4()
+    start = datetime.now(UTC) - timedelta(seconds=1)
+    await write_events(db, [service_month(worker, i) for i in (1, 2, 3)])
+    relay = OutboxRelay(engine=db, bootstrap=broker.bootstrap, service="test")
+    await relay.drain()
+    await eventually(lambda: _at_least(effects(db, [worker]), 3))
+    async with make_sessionmaker(db)() as session, session.begin():
+        replayed = await replay_outbox(session, since=start)
+    assert replayed >= 3
+    assert await relay.drain() >= 3
+    before = consumer.duplicates
+    await eventually(lambda: consumer.duplicates >= before + 3)
+    assert [r.seq for r in await effects(db, [worker])] == [1, 2, 3]
+
+
+async def test_broker_outage_loses_nothing_and_doubles_nothing(pg, tmp_path):
+    """Writes succeed while the broker is down; after it is back every event has exactly one effect."""
+    url = await fresh_database(pg, "registry")
+    engine = make_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE effects (id bigserial PRIMARY KEY, event_id uuid NOT NULL, "
+                                "worker_id uuid NOT NULL, seq int NOT NULL)"))
+    broker = EmbeddedBroker(free_port())
+    broker.start()
+    await ensure_topics(broker.bootstrap)
+    relay = OutboxRelay(engine=engine, bootstrap=broker.bootstrap, service="test", poll_interval=0.2,
+                        base_backoff=0.1)
+    inbox = InboxConsumer(engine=engine, bootstrap=broker.bootstrap, service="test", group_id="outage",
+                          handlers={EventType.SERVICE_MONTH.value: record_effect})
+    tasks = [asyncio.create_task(relay.run()), asyncio.create_task(inbox.run())]
+    workers = [uuid.uuid4() for _ in range(10)]
+    try:
+        await write_events(engine, [service_month(w, 1) for w in workers])
+        await eventually(lambda: _at_least(effects(engine, workers), 10))
+
+        broker.stop()
+        for seq in (2, 3, 4):  # business writes go on while the broker is down
+            await write_events(engine, [service_month(w, seq) for w in workers])
+        await asyncio.sleep(1.0)
+        async with make_sessionmaker(engine)() as session:
+            assert (await outbox_status(session)).pending == 30
+
+        broker.start()
+        await ensure_topics(broker.bootstrap)
+        rows = await eventually(lambda: _at_least(effects(engine, workers), 40), timeout=120)
+        await asyncio.sleep(2.0)  # let any redelivery land before counting
+        rows = await effects(engine, workers)
+        assert len(rows) == 40 and len({r.event_id for r in rows}) == 40
+        for w in workers:
+            assert [r.seq for r in rows if r.worker_id == w] == [1, 2, 3, 4]
+        async with make_sessionmaker(engine)() as session:
+            assert (await outbox_status(session)).pending == 0
+    finally:
+        relay.stop()
+        inbox.stop()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        broker.stop()
+        await engine.dispose()
+
+
+async def test_relay_reports_broker_unavailable(db):
+    relay = OutboxRelay(engine=db, bootstrap=f"127.0.0.1:{free_port()}", service="test")
+    await write_events(db, [service_month(uuid.uuid4(), 1)])
+    with pytest.raises(BrokerUnavailable):
+        await relay.publish_once()
+    async with make_sessionmaker(db)() as session:
+        status = await outbox_status(session)
+    assert status.pending >= 1 and status.dead == 0  # an outage never kills a row

@@ -1,0 +1,95 @@
+"""Test support: tokens signed like the gateway's, fresh migrated databases, service apps in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi import FastAPI
+
+from devstack.embedded import EmbeddedPostgres
+from shared.migrate import upgrade
+
+ISSUER = "socialwork-gateway"
+AUDIENCE = "socialwork"
+_db_counter = itertools.count(1)
+
+
+class TokenMint:
+    """Signs access tokens with a test Ed25519 key and publishes the matching JWKS."""
+
+    def __init__(self) -> None:
+        self.kid = f"test-{uuid.uuid4().hex[:8]}"
+        self.private_key = Ed25519PrivateKey.generate()
+        jwk = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(self.private_key.public_key()))
+        self.jwks = {"keys": [{**jwk, "kid": self.kid, "alg": "EdDSA", "use": "sig"}]}
+
+    @property
+    def jwks_json(self) -> str:
+        return json.dumps(self.jwks)
+
+    def token(self, *roles: str, sub: str | None = None, station_ids: list | None = None,
+              worker_id: Any = None, ttl: int = 300, **claims: Any) -> str:
+        now = int(time.time())
+        payload = {
+            "iss": ISSUER, "aud": AUDIENCE, "sub": sub or f"user-{uuid.uuid4().hex[:8]}", "iat": now,
+            "nbf": now, "exp": now + ttl, "roles": list(roles),
+            "station_ids": [str(s) for s in station_ids or []],
+            "worker_id": str(worker_id) if worker_id else None, "typ": "access", **claims,
+        }
+        return jwt.encode(payload, self.private_key, algorithm="EdDSA", headers={"kid": self.kid})
+
+    def headers(self, *roles: str, **kwargs: Any) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(*roles, **kwargs)}"}
+
+
+async def fresh_database(pg: EmbeddedPostgres, service: str) -> str:
+    """A new database with the service's migrations applied; returns its SQLAlchemy URL."""
+    name = f"{service}_t{next(_db_counter)}_{uuid.uuid4().hex[:6]}"
+    await asyncio.to_thread(pg.create_databases, name)
+    url = pg.url(name)
+    await asyncio.to_thread(upgrade, service, url)
+    return url
+
+
+@asynccontextmanager
+async def running_app(app: FastAPI, *, base_url: str = "http://test") -> AsyncIterator[httpx.AsyncClient]:
+    """Run the app's lifespan (relay, consumer) and give an in-process HTTP client for it."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
+            client.app = app  # type: ignore[attr-defined]
+            yield client
+
+
+async def eventually(check: Callable[[], Any], *, timeout: float = 60.0, interval: float = 0.2) -> Any:
+    """Poll an async or sync check until it returns a truthy value (the broker's group joins are slow)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if asyncio.iscoroutine(last):
+            last = await last
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
+
+
+def assert_problem(response: httpx.Response, status: int, *, field: str | None = None) -> dict:
+    assert response.status_code == status, (response.status_code, response.text)
+    assert response.headers["content-type"].startswith("application/problem+json"), response.headers
+    body = response.json()
+    assert body["status"] == status and body["title"] and body["detail"]
+    if field is not None:
+        assert body.get("field") == field or field in body["detail"], body
+    return body
