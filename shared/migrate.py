@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command, context
@@ -25,9 +26,12 @@ def upgrade(service: str, database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(service, database_url), revision)
 
 
-def run_env(target_metadata: MetaData, default_url: str) -> None:
-    """Body of every service's migrations/env.py (online mode, async engine)."""
-    url = context.config.attributes.get("database_url") or default_url
+def run_env(target_metadata: MetaData, default_url: Callable[[], str]) -> None:
+    """Body of every service's migrations/env.py (online mode, async engine).
+
+    `default_url` is called only when no URL was passed in, so migrating never needs a service's secrets.
+    """
+    url = context.config.attributes.get("database_url") or default_url()
 
     def do_run(connection) -> None:
         context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)

@@ -115,8 +115,42 @@ class InboxConsumer:
 
     async def _process(self, records) -> None:
         async with self.sessionmaker() as session, session.begin():
-            for record in records:
+            if await self._apply_batch(session, records):
+                return
+            for record in records:  # something in the batch failed: isolate it, one savepoint per event
                 await self.handle_record(session, record)
+
+    async def _apply_batch(self, session: AsyncSession, records) -> bool:
+        """Fast path: the whole batch in one savepoint with one inbox insert. False if any event fails."""
+        events = []
+        for record in records:
+            try:
+                event = CloudEvent.model_validate_json(record.value)
+            except Exception:
+                return False
+            if event.type not in self.handlers:
+                return False
+            events.append((record, event))
+        applied = 0
+        try:
+            async with session.begin_nested():
+                new_ids = set((await session.execute(
+                    pg_insert(INBOX).values([
+                        {"event_id": e.id, "event_type": e.type, "topic": r.topic, "partition": r.partition,
+                         "offset": r.offset} for r, e in events
+                    ]).on_conflict_do_nothing().returning(INBOX.c.event_id))).scalars())
+                for _record, event in events:
+                    if event.id in new_ids:
+                        new_ids.discard(event.id)  # the same id twice in one batch applies once
+                        await self.handlers[event.type](session, event)
+                        applied += 1
+        except Exception as exc:
+            if _is_infrastructure(exc):
+                raise
+            return False
+        self.processed += applied
+        self.duplicates += len(events) - applied
+        return True
 
     async def handle_record(self, session: AsyncSession, record) -> None:
         try:

@@ -28,7 +28,7 @@ def make_consumer(bootstrap: str, *topics: str, group_id: str | None, client_id:
     return AIOKafkaConsumer(
         *topics, bootstrap_servers=bootstrap, group_id=group_id, client_id=client_id,
         enable_auto_commit=False, auto_offset_reset="earliest", isolation_level="read_uncommitted",
-        max_poll_records=500, session_timeout_ms=30_000, heartbeat_interval_ms=3_000,
+        max_poll_records=500, fetch_max_wait_ms=100, session_timeout_ms=30_000, heartbeat_interval_ms=3_000,
         request_timeout_ms=40_000, metadata_max_age_ms=30_000,
     )
 

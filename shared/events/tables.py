@@ -37,7 +37,7 @@ def event_tables(metadata: MetaData) -> tuple[Table, Table, Table]:
         Column("next_attempt_at", DateTime(timezone=True)),
         Column("last_error", Text),
         Column("dead_at", DateTime(timezone=True)),
-        Index("ix_outbox_pending", "key", "id", postgresql_where=text("published_at IS NULL")),
+        Index("ix_outbox_pending", "id", postgresql_where=text("published_at IS NULL")),
         Index("ix_outbox_created_at", "created_at"),
     )
     inbox = Table(

@@ -2,4 +2,4 @@ from services.gateway import models  # noqa: F401  (registers every table on the
 from services.gateway.settings import GatewaySettings
 from shared.migrate import run_env
 
-run_env(models.Base.metadata, GatewaySettings().database_url)
+run_env(models.Base.metadata, lambda: GatewaySettings().database_url)

@@ -2,4 +2,4 @@ from services.projects import models  # noqa: F401  (registers every table on th
 from services.projects.settings import ProjectsSettings
 from shared.migrate import run_env
 
-run_env(models.Base.metadata, ProjectsSettings().database_url)
+run_env(models.Base.metadata, lambda: ProjectsSettings().database_url)

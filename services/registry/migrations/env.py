@@ -2,4 +2,4 @@ from services.registry import models  # noqa: F401  (registers every table on th
 from services.registry.settings import RegistrySettings
 from shared.migrate import run_env
 
-run_env(models.Base.metadata, RegistrySettings().database_url)
+run_env(models.Base.metadata, lambda: RegistrySettings().database_url)

@@ -2,4 +2,4 @@ from services.subsidy import models  # noqa: F401  (registers every table on the
 from services.subsidy.settings import SubsidySettings
 from shared.migrate import run_env
 
-run_env(models.Base.metadata, SubsidySettings().database_url)
+run_env(models.Base.metadata, lambda: SubsidySettings().database_url)
