@@ -70,3 +70,15 @@ def redrive_dlq_cmd(service: str, topic: str) -> None:
     count = asyncio.run(redrive_dlq(bootstrap=settings.kafka_bootstrap_servers, topic=topic,
                                     group_id=settings.service_name))
     typer.echo(f"{service}: {count} dead letters re-published to {topic}")
+
+
+@app.command("create-topics")
+def create_topics(partitions: Annotated[int, typer.Option(help="partitions per topic")] = 4) -> None:
+    """Create every event topic and its dead-letter topic on KAFKA_BOOTSTRAP_SERVERS (existing ones are kept)."""
+    import os  # noqa: PLC0415
+
+    from shared.events.kafka import all_topics, ensure_topics  # noqa: PLC0415
+
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092")
+    asyncio.run(ensure_topics(bootstrap, partitions=partitions))
+    typer.echo(f"topics ready on {bootstrap}: {', '.join(all_topics())}")
