@@ -52,11 +52,16 @@ def _decode(cursor: str, kinds: list[type]) -> list[Any]:
 
 async def paginate(session: AsyncSession, stmt: Select, params: PageParams, *, keys: list,
                    kinds: list[type] | None = None) -> tuple[list, str | None]:
-    """Keyset pagination over `keys` (ascending, unique together, e.g. [created_at, id])."""
+    """Keyset pagination over `keys` (ascending, unique together, e.g. [created_at, id]).
+
+    Works for `select(Model)` (returns ORM objects) and Core selects (returns rows).
+    """
     kinds = kinds or [datetime, UUID][: len(keys)]
     if params.cursor:
         stmt = stmt.where(tuple_(*keys) > tuple(_decode(params.cursor, kinds)))
-    rows = list((await session.execute(stmt.order_by(*keys).limit(params.limit + 1))).scalars())
+    rows = list((await session.execute(stmt.order_by(*keys).limit(params.limit + 1))).all())
+    if rows and len(rows[0]) == 1 and hasattr(rows[0][0], "__mapper__"):
+        rows = [row[0] for row in rows]  # select(Model): the ORM objects; otherwise Core rows
     if len(rows) <= params.limit:
         return rows, None
     rows = rows[: params.limit]

@@ -19,6 +19,7 @@ from shared.events.inbox import Handler, InboxConsumer
 from shared.events.kafka import broker_reachable
 from shared.events.outbox import OutboxRelay
 from shared.logs import RequestIdMiddleware, configure_logging
+from shared.metrics import install_metrics
 from shared.settings import ServiceSettings
 
 log = logging.getLogger("shared.web")
@@ -74,6 +75,7 @@ def create_service_app(
             await engine.dispose()
 
     app = FastAPI(title=title, version="1.0.0", lifespan=lifespan, generate_unique_id_function=operation_id)
+    install_metrics(app, settings.service_name)
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
 
@@ -93,6 +95,9 @@ def create_service_app(
             checks["database"] = "unreachable"
         if not await broker_reachable(settings.kafka_bootstrap_servers):
             checks["broker"] = "unreachable"
+        consumer = request.app.state.consumer
+        if consumer is not None:
+            checks["consumer"] = "stalled" if consumer.stalled(now=asyncio.get_running_loop().time()) else "ok"
         if any(v != "ok" for v in checks.values()):
             return problem(503, "Not ready", ", ".join(f"{k} {v}" for k, v in checks.items() if v != "ok"),
                            request=request, checks=checks)

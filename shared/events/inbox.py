@@ -65,6 +65,22 @@ class InboxConsumer:
     def stop(self) -> None:
         self._stopping.set()
 
+    async def lag(self) -> int:
+        """Messages on the broker for this consumer's partitions not yet applied (as of the last fetch)."""
+        consumer = self._consumer
+        if consumer is None:
+            return 0
+        total = 0
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            if highwater is not None:
+                total += max(0, highwater - await consumer.position(tp))
+        return total
+
+    def stalled(self, *, now: float, after: float = 120.0) -> bool:
+        """True when the poll loop has not come round for `after` seconds (a stuck consumer)."""
+        return self.last_progress is not None and now - self.last_progress > after
+
     async def _start_consumer(self):
         backoff = 0.5
         while not self._stopping.is_set():

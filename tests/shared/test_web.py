@@ -1,0 +1,132 @@
+"""The service factory: problem+json everywhere, request ids, pagination, health, readiness, metrics."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import text
+
+from services.gateway.settings import GatewaySettings
+from shared.auth import CurrentPrincipal
+from shared.db import SessionDep
+from shared.errors import Conflict
+from shared.pagination import Page, PageParams, paginate
+from shared.web import create_service_app
+from tests.support import assert_problem, fresh_database, running_app
+
+router = APIRouter()
+
+
+class Thing(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1)
+    count: int = Field(ge=0)
+
+
+@router.post("/v1/things", status_code=201)
+async def create_thing(body: Thing, session: SessionDep) -> dict:
+    await session.execute(text("INSERT INTO things (id, name, created_at) VALUES (:i, :n, :c)"),
+                          {"i": uuid.uuid4(), "n": body.name, "c": datetime.now(UTC)})
+    if body.name == "conflict":
+        raise Conflict("that thing exists", field="name")  # raised after the insert: must roll back
+    return {"ok": True}
+
+
+class Row(BaseModel):
+    id: uuid.UUID
+    name: str
+
+
+@router.get("/v1/things")
+async def list_things(session: SessionDep, cursor: str | None = None, limit: int = 2) -> Page[Row]:
+    from sqlalchemy import column, select, table
+
+    things = table("things", column("id"), column("name"), column("created_at"))
+    rows, next_cursor = await paginate(session, select(things), PageParams(cursor=cursor, limit=limit),
+                                       keys=[things.c.created_at, things.c.id])
+    return Page(items=[Row(id=r.id, name=r.name) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/v1/me")
+async def me(principal: CurrentPrincipal) -> dict:
+    return {"sub": principal.subject, "roles": sorted(principal.roles)}
+
+
+@pytest.fixture(scope="module")
+async def client(pg, broker, mint):
+    url = await fresh_database(pg, "gateway")
+    settings = GatewaySettings(database_url=url, kafka_bootstrap_servers=broker.bootstrap,
+                               auth_jwks_json=mint.jwks_json, env="test", run_relay=False)
+    app = create_service_app(settings=settings, title="web test", routers=[router], configure_logs=False)
+    async with running_app(app) as c:
+        async with app.state.engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE things (id uuid PRIMARY KEY, name text, created_at timestamptz)"))
+        yield c
+
+
+async def test_validation_error_is_problem_json_naming_the_field(client):
+    response = await client.post("/v1/things", json={"name": "a", "count": -1})
+    body = assert_problem(response, 422, field="count")
+    assert body["errors"][0]["field"] == "count" and body["request_id"] == response.headers["x-request-id"]
+    assert_problem(await client.post("/v1/things", json={"name": "a", "count": 1, "extra": 1}), 422, field="extra")
+
+
+async def test_business_error_rolls_back_the_unit_of_work(client):
+    assert_problem(await client.post("/v1/things", json={"name": "conflict", "count": 1}), 409, field="name")
+    async with client.app.state.engine.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM things WHERE name = 'conflict'"))).scalar() == 0
+
+
+async def test_request_id_is_passed_through_or_created(client):
+    mine = await client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert mine.headers["x-request-id"] == "abc-123"
+    made = await client.get("/healthz", headers={"X-Request-ID": "bad id with spaces\n"})
+    assert uuid.UUID(made.headers["x-request-id"])
+    missing = await client.get("/nowhere")
+    assert_problem(missing, 404)
+
+
+async def test_cursor_pagination_walks_every_row_once(client):
+    for i in range(5):
+        assert (await client.post("/v1/things", json={"name": f"page-{i}", "count": i})).status_code == 201
+    seen, cursor = [], None
+    while True:
+        page = (await client.get("/v1/things", params={"limit": 2, **({"cursor": cursor} if cursor else {})})).json()
+        seen += [item["name"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert [n for n in seen if n.startswith("page-")] == [f"page-{i}" for i in range(5)]
+    assert_problem(await client.get("/v1/things", params={"cursor": "garbage"}), 422, field="cursor")
+
+
+async def test_health_readiness_and_metrics(client):
+    assert (await client.get("/healthz")).json()["status"] == "ok"
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "broker": "ok"}
+    metrics = (await client.get("/metrics")).text
+    assert 'http_request_duration_seconds_count{method="GET",route="/healthz",status="200"}' in metrics
+    assert "outbox_pending_events 0.0" in metrics and "dead_letters_total 0.0" in metrics
+
+
+async def test_readiness_fails_when_the_broker_is_unreachable(pg, mint):
+    from devstack.embedded import free_port
+
+    url = await fresh_database(pg, "gateway")
+    settings = GatewaySettings(database_url=url, kafka_bootstrap_servers=f"127.0.0.1:{free_port()}",
+                               auth_jwks_json=mint.jwks_json, env="test", run_relay=False)
+    async with running_app(create_service_app(settings=settings, title="t", routers=[],
+                                              configure_logs=False)) as c:
+        body = assert_problem(await c.get("/readyz"), 503)
+        assert body["checks"]["broker"] == "unreachable" and body["checks"]["database"] == "ok"
+
+
+async def test_tokens_are_verified_by_the_service(client, mint):
+    ok = await client.get("/v1/me", headers=mint.headers("station_manager", sub="mgr-1", station_ids=[uuid.uuid4()]))
+    assert ok.status_code == 200 and ok.json() == {"sub": "mgr-1", "roles": ["station_manager"]}
+    assert_problem(await client.get("/v1/me"), 401)
+    assert_problem(await client.get("/v1/me", headers={"Authorization": "Bearer x.y.z"}), 401)
