@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy.orm import DeclarativeBase
+from services.registry.base import Base, dead_letters, inbox, outbox
+from services.registry.certificates.models import Certificate
+from services.registry.employments.models import Employment
+from services.registry.imports.models import ImportRequest
+from services.registry.stations.models import Organization, Station
+from services.registry.workers.models import Honour, Training, Worker
 
-from shared.db import new_metadata
-from shared.events.tables import event_tables
-
-
-class Base(DeclarativeBase):
-    metadata = new_metadata()
-
-
-outbox, inbox, dead_letters = event_tables(Base.metadata)
+__all__ = ["Base", "Certificate", "Employment", "Honour", "ImportRequest", "Organization", "Station", "Training",
+           "Worker", "dead_letters", "inbox", "outbox"]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import secrets
+
+from pydantic import SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -12,3 +16,19 @@ class RegistrySettings(ServiceSettings):
 
     service_name: str = "registry"
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:55432/registry"
+    # AES-GCM key for ID numbers and phones (urlsafe base64 of 16, 24 or 32 bytes).
+    id_number_key: SecretStr | None = None
+    # HMAC-SHA256 key of the look-up hash of ID numbers (urlsafe base64, at least 16 bytes).
+    lookup_key: SecretStr | None = None
+    # Rows written per batched statement by the HR import.
+    import_batch_size: int = 5000
+    required_secrets: tuple[str, ...] = ("id_number_key", "lookup_key")
+
+    @model_validator(mode="after")
+    def _generate_dev_keys(self):
+        """In dev and test a missing key is generated (data encrypted with it is unreadable after a restart)."""
+        if self.env in ("dev", "test"):
+            for name in ("id_number_key", "lookup_key"):
+                if getattr(self, name) is None:
+                    setattr(self, name, SecretStr(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()))
+        return self

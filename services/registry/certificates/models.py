@@ -1,0 +1,32 @@
+"""National social-work professional level certificates (社会工作者职业水平证书)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from sqlalchemy import CheckConstraint, Date, Float, ForeignKey, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import UUID as PGUUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.registry.base import Base, IdMixin
+
+
+class Certificate(IdMixin, Base):
+    __tablename__ = "certificates"
+    __table_args__ = (
+        CheckConstraint("level IN ('assistant', 'intermediate', 'senior')", name="level"),
+        CheckConstraint("status IN ('valid', 'revoked')", name="status"),
+        UniqueConstraint("worker_id", "certificate_no", name="uq_certificates_worker_no"),
+    )
+    worker_id: Mapped[uuid.UUID] = mapped_column(PGUUID(as_uuid=True), ForeignKey("workers.id"), nullable=False)
+    level: Mapped[str] = mapped_column(Text, nullable=False)
+    certificate_no: Mapped[str] = mapped_column(Text, nullable=False)
+    obtained_on: Mapped[date] = mapped_column(Date, nullable=False)
+    # Registration on the national social-work platform; re-registered every three years.
+    platform_registered_on: Mapped[date | None] = mapped_column(Date)
+    platform_registration_expires_on: Mapped[date | None] = mapped_column(Date)
+    continuing_education_hours: Mapped[float] = mapped_column(Float, nullable=False, server_default="0", default=0)
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default="valid", default="valid")
+    revoked_on: Mapped[date | None] = mapped_column(Date)
+    revoke_reason: Mapped[str | None] = mapped_column(Text)

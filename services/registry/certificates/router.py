@@ -1,0 +1,43 @@
+"""HTTP routes for certificates."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from sqlalchemy import select
+
+from services.registry.certificates import service
+from services.registry.certificates.models import Certificate
+from services.registry.certificates.schemas import CertificateCreate, CertificateRead, CertificateRevoke
+from services.registry.workers import repository as workers
+from shared.auth import CurrentPrincipal
+from shared.db import SessionDep
+from shared.pagination import Page, PageParams, page_params, paginate
+
+router = APIRouter(prefix="/v1", tags=["certificates"])
+
+
+@router.post("/workers/{worker_id}/certificates", status_code=201, response_model=CertificateRead)
+async def create_certificate(worker_id: uuid.UUID, data: CertificateCreate, session: SessionDep,
+                             principal: CurrentPrincipal):
+    """Record a certificate; emits certificate-issued through the outbox."""
+    return await service.issue(session=session, principal=principal, worker_id=worker_id, data=data)
+
+
+@router.post("/workers/{worker_id}/certificates/{certificate_id}/revoke", response_model=CertificateRead)
+async def revoke_certificate(worker_id: uuid.UUID, certificate_id: uuid.UUID, data: CertificateRevoke,
+                             session: SessionDep, principal: CurrentPrincipal):
+    """Revoke a certificate (bureau_admin, hr_system); emits certificate-revoked."""
+    return await service.revoke(session=session, principal=principal, worker_id=worker_id,
+                                certificate_id=certificate_id, data=data)
+
+
+@router.get("/workers/{worker_id}/certificates", response_model=Page[CertificateRead])
+async def list_certificates(worker_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal,
+                            params: Annotated[PageParams, Depends(page_params)]):
+    await workers.get_readable(session, principal, worker_id)
+    stmt = select(Certificate).where(Certificate.worker_id == worker_id)
+    items, cursor = await paginate(session, stmt, params, keys=[Certificate.created_at, Certificate.id])
+    return {"items": items, "next_cursor": cursor}

@@ -1,0 +1,85 @@
+"""Worker queries. Every read goes through `readable_workers(principal)`: who may see whom is decided in SQL."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import ColumnElement, exists, false, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.registry.certificates.models import Certificate
+from services.registry.employments.models import Employment
+from services.registry.workers.models import Worker
+from shared.auth import Principal
+from shared.errors import NotFound
+
+WRITERS = ("bureau_admin", "hr_system", "station_manager")
+
+
+def _at_stations(station_ids) -> ColumnElement[bool]:
+    return exists().where(Employment.worker_id == Worker.id, Employment.station_id.in_(list(station_ids)))
+
+
+def readable_workers(principal: Principal) -> ColumnElement[bool]:
+    """bureau staff, HR systems and services read all; a station manager their stations' workers; a social
+    worker themselves; anyone else nobody."""
+    if principal.reads_everything:
+        return true()
+    clauses = []
+    if principal.has_any("station_manager") and principal.station_ids:
+        clauses.append(_at_stations(principal.station_ids))
+    if principal.has_any("social_worker") and principal.worker_id is not None:
+        clauses.append(Worker.id == principal.worker_id)
+    return or_(*clauses) if clauses else false()
+
+
+def writable_workers(principal: Principal) -> ColumnElement[bool]:
+    """Callers that may change a worker: bureau_admin and HR systems all, station managers their stations'."""
+    principal.require(*WRITERS)
+    if principal.has_any("bureau_admin", "hr_system"):
+        return true()
+    return _at_stations(principal.station_ids) if principal.station_ids else false()
+
+
+async def get_readable(session: AsyncSession, principal: Principal, worker_id: uuid.UUID) -> Worker:
+    worker = (await session.execute(
+        select(Worker).where(Worker.id == worker_id, readable_workers(principal)))).scalar_one_or_none()
+    if worker is None:
+        raise NotFound(f"worker {worker_id} not found")
+    return worker
+
+
+async def get_writable(session: AsyncSession, principal: Principal, worker_id: uuid.UUID) -> Worker:
+    """The worker, locked for the rest of the transaction (serializes employment and certificate rules)."""
+    clause = writable_workers(principal)
+    worker = (await session.execute(
+        select(Worker).where(Worker.id == worker_id, clause).with_for_update())).scalar_one_or_none()
+    if worker is None:
+        raise NotFound(f"worker {worker_id} not found")
+    return worker
+
+
+def list_statement(principal: Principal, *, station_id: uuid.UUID | None = None, level: str | None = None,
+                   registered: bool | None = None, q: str | None = None):
+    stmt = select(Worker).where(readable_workers(principal))
+    if station_id is not None:
+        stmt = stmt.where(_at_stations([station_id]))
+    if level is not None:
+        stmt = stmt.where(exists().where(Certificate.worker_id == Worker.id, Certificate.level == level,
+                                         Certificate.status == "valid"))
+    if registered is not None:
+        stmt = stmt.where(Worker.registered_on.is_not(None) if registered else Worker.registered_on.is_(None))
+    if q:
+        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(Worker.name.ilike(f"%{escaped}%", escape="\\"))
+    return stmt
+
+
+async def station_ids_of(session: AsyncSession, worker_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
+    rows = (await session.execute(
+        select(Employment.worker_id, Employment.station_id).distinct()
+        .where(Employment.worker_id.in_(worker_ids), Employment.station_id.is_not(None)))).all()
+    result: dict[uuid.UUID, list[uuid.UUID]] = {w: [] for w in worker_ids}
+    for worker_id, station_id in rows:
+        result[worker_id].append(station_id)
+    return result

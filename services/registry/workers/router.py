@@ -1,0 +1,100 @@
+"""HTTP routes for workers, their bureau registration, trainings and honours."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy import select
+
+from services.registry.common import Level
+from services.registry.deps import CipherDep
+from services.registry.workers import repository, service
+from services.registry.workers.models import Honour, Training, Worker
+from services.registry.workers.schemas import (
+    HonourCreate,
+    HonourRead,
+    RegistrationCreate,
+    TrainingCreate,
+    TrainingRead,
+    WorkerCreate,
+    WorkerRead,
+    WorkerUpdate,
+)
+from shared.auth import CurrentPrincipal
+from shared.db import SessionDep
+from shared.pagination import Page, PageParams, page_params, paginate
+
+router = APIRouter(prefix="/v1", tags=["workers"])
+Params = Annotated[PageParams, Depends(page_params)]
+
+
+@router.post("/workers", status_code=201, response_model=WorkerRead)
+async def create_worker(data: WorkerCreate, session: SessionDep, principal: CurrentPrincipal, cipher: CipherDep):
+    """Add a person to the talent database (社工人才信息库)."""
+    worker = await service.create_worker(session=session, principal=principal, cipher=cipher, data=data)
+    return service.to_read(worker, cipher=cipher, principal=principal)
+
+
+@router.get("/workers", response_model=Page[WorkerRead])
+async def list_workers(
+    session: SessionDep, principal: CurrentPrincipal, cipher: CipherDep, params: Params,
+    station_id: uuid.UUID | None = None, level: Level | None = None,
+    registered: bool | None = None, q: Annotated[str | None, Query(max_length=100)] = None,
+):
+    """Workers the caller may see; `level` keeps holders of a valid certificate of that level."""
+    stmt = repository.list_statement(principal, station_id=station_id, level=level.value if level else None,
+                                     registered=registered, q=q)
+    items, cursor = await paginate(session, stmt, params, keys=[Worker.created_at, Worker.id])
+    return {"items": [service.to_read(w, cipher=cipher, principal=principal) for w in items], "next_cursor": cursor}
+
+
+@router.get("/workers/{worker_id}", response_model=WorkerRead)
+async def get_worker(worker_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal, cipher: CipherDep):
+    worker = await repository.get_readable(session, principal, worker_id)
+    return service.to_read(worker, cipher=cipher, principal=principal)
+
+
+@router.patch("/workers/{worker_id}", response_model=WorkerRead)
+async def update_worker(worker_id: uuid.UUID, data: WorkerUpdate, session: SessionDep, principal: CurrentPrincipal,
+                        cipher: CipherDep):
+    """Change a person's record (bureau_admin, hr_system, or the manager of a station employing them)."""
+    worker = await service.update_worker(session=session, principal=principal, cipher=cipher, worker_id=worker_id,
+                                         data=data)
+    return service.to_read(worker, cipher=cipher, principal=principal)
+
+
+@router.post("/workers/{worker_id}/registration", response_model=WorkerRead)
+async def register_worker(worker_id: uuid.UUID, data: RegistrationCreate, session: SessionDep,
+                          principal: CurrentPrincipal, cipher: CipherDep):
+    """Record registration with the bureau; emits worker-registration-changed."""
+    worker = await service.register(session=session, principal=principal, worker_id=worker_id, data=data)
+    return service.to_read(worker, cipher=cipher, principal=principal)
+
+
+@router.post("/workers/{worker_id}/trainings", status_code=201, response_model=TrainingRead)
+async def create_training(worker_id: uuid.UUID, data: TrainingCreate, session: SessionDep,
+                          principal: CurrentPrincipal):
+    return await service.add_training(session=session, principal=principal, worker_id=worker_id, data=data)
+
+
+@router.get("/workers/{worker_id}/trainings", response_model=Page[TrainingRead])
+async def list_trainings(worker_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal, params: Params):
+    await repository.get_readable(session, principal, worker_id)
+    stmt = select(Training).where(Training.worker_id == worker_id)
+    items, cursor = await paginate(session, stmt, params, keys=[Training.created_at, Training.id])
+    return {"items": items, "next_cursor": cursor}
+
+
+@router.post("/workers/{worker_id}/honours", status_code=201, response_model=HonourRead)
+async def create_honour(worker_id: uuid.UUID, data: HonourCreate, session: SessionDep, principal: CurrentPrincipal):
+    return await service.add_honour(session=session, principal=principal, worker_id=worker_id, data=data)
+
+
+@router.get("/workers/{worker_id}/honours", response_model=Page[HonourRead])
+async def list_honours(worker_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal, params: Params):
+    await repository.get_readable(session, principal, worker_id)
+    stmt = select(Honour).where(Honour.worker_id == worker_id)
+    items, cursor = await paginate(session, stmt, params, keys=[Honour.created_at, Honour.id])
+    return {"items": items, "next_cursor": cursor}

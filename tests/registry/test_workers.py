@@ -1,0 +1,256 @@
+"""Workers: validation, encryption at rest, masking by role, visibility in the query, registration, stats."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.registry.conftest import new_id_number, new_phone
+from tests.support import assert_problem
+
+
+async def scalar(url: str, sql: str, **params):
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return (await conn.execute(text(sql), params)).scalar_one()
+    finally:
+        await engine.dispose()
+
+
+async def test_create_worker_encrypts_and_masks(app_client, api, mint):
+    idn, phone = new_id_number("19850607", male=False), new_phone()
+    r = await app_client.post("/v1/workers", headers=api.admin, json={
+        "name": "王芳", "id_number": idn.lower(), "phone": phone, "education": "本科", "political_status": "群众",
+        "full_time": True, "birth_date": "1985-06-07"})
+    assert r.status_code == 201, r.text
+    w = r.json()
+    assert w["id_number"] == idn and w["phone"] == phone
+    assert w["gender"] == "female" and w["birth_date"] == "1985-06-07"
+    raw = await scalar(app_client.database_url, "SELECT id_number_enc FROM workers WHERE id = :id",
+                       id=uuid.UUID(w["id"]))
+    assert idn.encode() not in raw and len(raw) > 18
+    for role in ("auditor", "hr_system", "service"):
+        r = await app_client.get(f"/v1/workers/{w['id']}", headers=mint.headers(role))
+        assert r.json()["id_number"] == idn[:6] + "********" + idn[-4:], role
+        assert r.json()["phone"] == phone[:3] + "****" + phone[-4:]
+    r = await app_client.get(f"/v1/workers/{w['id']}", headers=mint.headers("social_worker", worker_id=w["id"]))
+    assert r.status_code == 200 and "*" in r.json()["id_number"]
+
+
+async def test_worker_validation_writes_nothing(app_client, api):
+    url = app_client.database_url
+    before = await scalar(url, "SELECT count(*) FROM workers")
+    good = new_id_number("19900101")
+    bad_check = good[:17] + ("0" if good[17] != "0" else "1")
+    cases = [
+        ({"name": "x", "id_number": bad_check}, 422, "id_number"),
+        ({"name": "x", "id_number": "15062419900101"}, 422, "id_number"),
+        ({"name": "x", "id_number": good, "birth_date": "1990-01-02"}, 422, "birth_date"),
+        ({"name": "x", "id_number": good, "gender": "female"}, 422, "gender"),
+        ({"name": "x", "id_number": good, "phone": "12345"}, 422, "phone"),
+        ({"name": "x", "id_number": good, "extra": 1}, 422, "extra"),
+    ]
+    for body, status, field in cases:
+        assert_problem(await app_client.post("/v1/workers", headers=api.admin, json=body), status, field=field)
+    assert await scalar(url, "SELECT count(*) FROM workers") == before
+    await api.worker(id_number=good)
+    r = await app_client.post("/v1/workers", headers=api.admin, json={"name": "y", "id_number": good})
+    assert_problem(r, 409, field="id_number")
+    assert await scalar(url, "SELECT count(*) FROM workers") == before + 1
+
+
+async def test_station_manager_sees_only_their_stations(app_client, api, mint):
+    a, b = await api.station(), await api.station()
+    wa = await api.worker(station_id=a["id"], name="甲站人")
+    wb = await api.worker(station_id=b["id"], name="乙站人")
+    manager = mint.headers("station_manager", station_ids=[a["id"]])
+    r = await app_client.get("/v1/workers", headers=manager, params={"limit": 500})
+    ids = {w["id"] for w in r.json()["items"]}
+    assert wa["id"] in ids and wb["id"] not in ids
+    assert_problem(await app_client.get(f"/v1/workers/{wb['id']}", headers=manager), 404)
+    assert (await app_client.get("/v1/workers", headers=manager, params={"station_id": b["id"]})).json()["items"] == []
+    # create: only with an employment at their station
+    r = await app_client.post("/v1/workers", headers=manager, json={"name": "新人", "id_number": new_id_number()})
+    assert_problem(r, 403)
+    r = await app_client.post("/v1/workers", headers=manager, json={
+        "name": "新人", "id_number": new_id_number(), "employment": {
+            "station_id": a["id"], "start_date": "2023-01-01", "full_time": True, "role": "社工"}})
+    assert r.status_code == 201 and "*" in r.json()["id_number"]
+    # certificates for B's worker: 404; social worker sees only themselves
+    r = await app_client.post(f"/v1/workers/{wb['id']}/certificates", headers=manager, json={
+        "level": "assistant", "certificate_no": "X1", "obtained_on": "2022-01-01"})
+    assert_problem(r, 404)
+    me = mint.headers("social_worker", worker_id=wa["id"])
+    assert_problem(await app_client.get(f"/v1/workers/{wb['id']}", headers=me), 404)
+    assert [w["id"] for w in (await app_client.get("/v1/workers", headers=me)).json()["items"]] == [wa["id"]]
+    assert_problem(await app_client.post("/v1/workers", headers=me, json={"name": "x", "id_number": new_id_number()}),
+                   403)
+    nobody = mint.headers()
+    assert (await app_client.get("/v1/workers", headers=nobody)).json()["items"] == []
+    assert_problem(await app_client.get("/v1/workers"), 401)
+
+
+async def test_filters_and_pagination(app_client, api, mint):
+    s = await api.station()
+    made = [await api.worker(station_id=s["id"], name=f"分页{i}") for i in range(5)]
+    await app_client.post(f"/v1/workers/{made[0]['id']}/certificates", headers=api.admin, json={
+        "level": "senior", "certificate_no": "S-1", "obtained_on": "2020-01-01"})
+    await app_client.post(f"/v1/workers/{made[1]['id']}/registration", headers=api.admin,
+                          json={"registered_on": "2023-03-01"})
+    seen, cursor = [], None
+    while True:
+        r = await app_client.get("/v1/workers", headers=api.admin, params={
+            "station_id": s["id"], "limit": 2, **({"cursor": cursor} if cursor else {})})
+        seen += [w["id"] for w in r.json()["items"]]
+        cursor = r.json()["next_cursor"]
+        if not cursor:
+            break
+    assert seen == [w["id"] for w in made]
+    q = {"station_id": s["id"]}
+    r = await app_client.get("/v1/workers", headers=api.admin, params={**q, "level": "senior"})
+    assert [w["id"] for w in r.json()["items"]] == [made[0]["id"]]
+    r = await app_client.get("/v1/workers", headers=api.admin, params={**q, "registered": True})
+    assert [w["id"] for w in r.json()["items"]] == [made[1]["id"]]
+    assert len((await app_client.get("/v1/workers", headers=api.admin, params={**q, "registered": False}))
+               .json()["items"]) == 4
+    r = await app_client.get("/v1/workers", headers=api.admin, params={**q, "q": "分页3"})
+    assert [w["id"] for w in r.json()["items"]] == [made[3]["id"]]
+    assert_problem(await app_client.get("/v1/workers", headers=api.admin, params={"level": "expert"}), 422,
+                   field="level")
+    assert_problem(await app_client.get("/v1/workers", headers=api.admin, params={"cursor": "junk"}), 422,
+                   field="cursor")
+
+
+async def test_registration_training_honours(app_client, api, mint):
+    s = await api.station()
+    w = await api.worker(station_id=s["id"])
+    r = await app_client.post(f"/v1/workers/{w['id']}/registration", headers=api.admin,
+                              json={"registered_on": "2099-01-01"})
+    assert_problem(r, 422, field="registered_on")
+    r = await app_client.post(f"/v1/workers/{w['id']}/registration", headers=mint.headers(
+        "station_manager", station_ids=[s["id"]]), json={"registered_on": "2023-01-01"})
+    assert_problem(r, 403)
+    r = await app_client.post(f"/v1/workers/{w['id']}/registration", headers=api.admin,
+                              json={"registered_on": "2023-01-01", "division_code": "150624"})
+    assert r.json()["registered_on"] == "2023-01-01"
+    manager = mint.headers("station_manager", station_ids=[s["id"]])
+    r = await app_client.post(f"/v1/workers/{w['id']}/trainings", headers=manager, json={
+        "kind": "exam_preparation", "title": "考前培训", "hours": 24, "start_date": "2023-05-01",
+        "end_date": "2023-05-03"})
+    assert r.status_code == 201, r.text
+    r = await app_client.post(f"/v1/workers/{w['id']}/trainings", headers=manager, json={
+        "kind": "party", "title": "x", "hours": 1, "start_date": "2023-05-01", "end_date": "2023-05-03"})
+    assert_problem(r, 422, field="kind")
+    r = await app_client.post(f"/v1/workers/{w['id']}/trainings", headers=manager, json={
+        "kind": "other", "title": "x", "hours": 1, "start_date": "2023-05-04", "end_date": "2023-05-03"})
+    assert_problem(r, 422)
+    assert len((await app_client.get(f"/v1/workers/{w['id']}/trainings", headers=mint.headers("auditor")))
+               .json()["items"]) == 1
+    r = await app_client.post(f"/v1/workers/{w['id']}/honours", headers=api.admin, json={
+        "title": "优秀社工", "awarded_on": "2023-12-01", "level": "banner"})
+    assert r.status_code == 201
+    r = await app_client.post(f"/v1/workers/{w['id']}/honours", headers=api.admin, json={
+        "title": "未来", "awarded_on": "2999-12-01", "level": "banner"})
+    assert_problem(r, 422, field="awarded_on")
+    assert_problem(await app_client.post(f"/v1/workers/{w['id']}/honours", headers=mint.headers("auditor"), json={
+        "title": "x", "awarded_on": "2023-12-01", "level": "banner"}), 403)
+    assert len((await app_client.get(f"/v1/workers/{w['id']}/honours", headers=manager)).json()["items"]) == 1
+    assert_problem(await app_client.get(f"/v1/workers/{w['id']}/honours", headers=mint.headers(
+        "station_manager", station_ids=[str(uuid.uuid4())])), 404)
+
+
+async def test_organizations(app_client, api, mint):
+    r = await app_client.post("/v1/organizations", headers=api.admin, json={
+        "name": "鄂托克旗社会工作服务中心", "type": "social_work_agency", "credit_code": "91350100M000100Y43"})
+    assert r.status_code == 201, r.text
+    org = r.json()
+    r = await app_client.post("/v1/organizations", headers=api.admin, json={
+        "name": "x", "type": "y", "credit_code": "91350100M000100Y44"})
+    assert_problem(r, 422, field="credit_code")
+    r = await app_client.post("/v1/organizations", headers=api.admin, json={
+        "name": "x", "type": "y", "credit_code": "91350100M000100Y43"})
+    assert_problem(r, 409, field="credit_code")
+    assert org["id"] in {o["id"] for o in (await app_client.get("/v1/organizations", headers=mint.headers(
+        "auditor"), params={"limit": 500})).json()["items"]}
+    s = await api.station(operating_organization_id=org["id"])
+    assert s["operating_organization_id"] == org["id"]
+    w = await api.worker()
+    r = await app_client.post(f"/v1/workers/{w['id']}/employments", headers=api.admin, json={
+        "organization_id": org["id"], "start_date": "2021-01-01", "full_time": True, "role": "项目主管"})
+    assert r.status_code == 201 and r.json()["station_id"] is None
+
+
+async def test_stats_counts_holders_once_at_highest_level(app_client, api, mint):
+    s = await api.station()
+    ws = [await api.worker(station_id=s["id"]) for _ in range(4)]
+    certs = [(0, "assistant"), (0, "intermediate"), (1, "assistant"), (2, "senior")]
+    ids = {}
+    for i, (who, level) in enumerate(certs):
+        r = await app_client.post(f"/v1/workers/{ws[who]['id']}/certificates", headers=api.admin, json={
+            "level": level, "certificate_no": f"ST-{i}", "obtained_on": "2021-01-01"})
+        ids[i] = r.json()["id"]
+    await app_client.post(f"/v1/workers/{ws[2]['id']}/certificates/{ids[3]}/revoke", headers=api.admin,
+                          json={"revoked_on": "2022-01-01", "reason": "违规"})
+    manager = mint.headers("station_manager", station_ids=[s["id"]])
+    r = await app_client.get("/v1/stats", headers=manager)
+    assert r.json() == {"workers": 4, "stations": 1, "certificate_holders": {
+        "total": 2, "by_level": {"assistant": 1, "intermediate": 1, "senior": 0}}}
+    me = mint.headers("social_worker", worker_id=ws[0]["id"])
+    assert (await app_client.get("/v1/stats", headers=me)).json()["certificate_holders"]["by_level"][
+        "intermediate"] == 1
+    everything = (await app_client.get("/v1/stats", headers=mint.headers("auditor"))).json()
+    assert everything["workers"] >= 4 and everything["stations"] > 1
+
+
+async def test_id_numbers_and_phones_never_logged(app_client, api, mint, caplog):
+    import logging  # noqa: PLC0415
+
+    from shared.logs import JsonFormatter  # noqa: PLC0415
+
+    caplog.set_level(logging.DEBUG)
+    idn, phone = new_id_number("19780305"), new_phone()
+    bad = idn[:17] + ("0" if idn[17] != "0" else "1")
+    await app_client.post("/v1/workers", headers=api.admin, json={"name": "日志", "id_number": bad, "phone": phone})
+    w = (await app_client.post("/v1/workers", headers=api.admin, json={
+        "name": "日志", "id_number": idn, "phone": phone})).json()
+    await app_client.post("/v1/workers", headers=api.admin, json={"name": "日志", "id_number": idn, "phone": phone})
+    await app_client.get(f"/v1/workers/{w['id']}", headers=mint.headers("auditor"))
+    await app_client.post("/v1/workers/import", headers={**api.admin, "Content-Type": "text/csv"},
+                          content=f"姓名,身份证号,手机号\r\n日志,{idn},{phone}\r\n日志,{bad},{phone}\r\n".encode())
+    assert caplog.records
+    formatter = JsonFormatter("registry")
+    text_logged = "\n".join(formatter.format(r) for r in caplog.records) + caplog.text
+    assert idn not in text_logged and bad not in text_logged and phone not in text_logged
+
+
+async def test_update_worker_scoped(app_client, api, mint):
+    a, b = await api.station(), await api.station()
+    w = await api.worker(station_id=a["id"])
+    manager_a = mint.headers("station_manager", station_ids=[a["id"]])
+    r = await app_client.patch(f"/v1/workers/{w['id']}", headers=manager_a, json={"education": "硕士研究生",
+                                                                                  "phone": "13800000000"})
+    assert r.status_code == 200 and r.json()["education"] == "硕士研究生" and r.json()["phone"] == "138****0000"
+    assert (await app_client.get(f"/v1/workers/{w['id']}", headers=api.admin)).json()["phone"] == "13800000000"
+    manager_b = mint.headers("station_manager", station_ids=[b["id"]])
+    assert_problem(await app_client.patch(f"/v1/workers/{w['id']}", headers=manager_b, json={"notes": "x"}), 404)
+    assert_problem(await app_client.patch(f"/v1/workers/{w['id']}", headers=mint.headers(
+        "social_worker", worker_id=w["id"]), json={"notes": "x"}), 403)
+    assert_problem(await app_client.patch(f"/v1/workers/{w['id']}", headers=api.admin, json={"id_number": "x"}),
+                   422, field="id_number")
+    assert_problem(await app_client.patch(f"/v1/workers/{w['id']}", headers=api.admin, json={"name": None}),
+                   422, field="name")
+
+
+async def test_concurrent_creates_of_one_person(app_client, api):
+    import asyncio  # noqa: PLC0415
+
+    body = {"name": "并发", "id_number": new_id_number("19880808")}
+    responses = await asyncio.gather(*(app_client.post("/v1/workers", headers=api.admin, json=body)
+                                       for _ in range(4)))
+    assert sorted(r.status_code for r in responses) == [201, 409, 409, 409]
+    for r in responses:
+        if r.status_code == 409:
+            assert_problem(r, 409, field="id_number")
