@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy.orm import DeclarativeBase
-
-from shared.db import new_metadata
+from services.projects.activities.models import Activity
+from services.projects.calls.models import FundCall
+from services.projects.db_base import Base
+from services.projects.microprojects.models import MicroProject
+from services.projects.service_reports.models import ServiceReport, ServiceReportEntry
 from shared.events.tables import event_tables
 
-
-class Base(DeclarativeBase):
-    metadata = new_metadata()
-
-
 outbox, inbox, dead_letters = event_tables(Base.metadata)
+
+__all__ = ["Base", "FundCall", "MicroProject", "Activity", "ServiceReport", "ServiceReportEntry",
+           "outbox", "inbox", "dead_letters"]
