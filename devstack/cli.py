@@ -82,3 +82,22 @@ def create_topics(partitions: Annotated[int, typer.Option(help="partitions per t
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092")
     asyncio.run(ensure_topics(bootstrap, partitions=partitions))
     typer.echo(f"topics ready on {bootstrap}: {', '.join(all_topics())}")
+
+
+@app.command("create-admin")
+def create_admin(username: str, password: Annotated[str, typer.Option(prompt=True, hide_input=True)]) -> None:
+    """Create a bureau_admin in the gateway's database (how the first admin is made outside dev)."""
+    from services.gateway.identity.service import create_admin_in_database  # noqa: PLC0415
+
+    user_id = asyncio.run(create_admin_in_database(_settings("gateway").database_url, username=username,
+                                                   password=password))
+    typer.echo(f"admin {username} created: {user_id}")
+
+
+@app.command("rotate-signing-key")
+def rotate_signing_key() -> None:
+    """Make a new signing key active; the old one stays in the JWKS until its tokens have expired."""
+    from services.gateway.identity.keys import rotate_signing_key_in_database  # noqa: PLC0415
+
+    kid = asyncio.run(rotate_signing_key_in_database(_settings("gateway").database_url))
+    typer.echo(f"new signing key: {kid}")

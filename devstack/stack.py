@@ -100,7 +100,9 @@ class Stack:
             out = open(log_dir / f"{svc}.log", "ab")  # noqa: SIM115 (kept open for the child's lifetime)
             self.children[svc] = subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", f"services.{svc}.app:create_app", "--factory",
-                 "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
+                 "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+                 # nothing sits in front of the dev gateway: never trust a client's X-Forwarded-For
+                 "--no-proxy-headers"],
                 cwd=ROOT, env=self.env, stdout=out, stderr=out)
 
     def wait_ready(self, timeout: float = 90.0) -> None:

@@ -13,3 +13,5 @@ class Base(DeclarativeBase):
 
 
 outbox, inbox, dead_letters = event_tables(Base.metadata)
+
+from services.gateway.identity import models as _identity  # noqa: E402, F401  (registers the identity tables)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.settings import ServiceSettings, shared_env
 
 
 class GatewaySettings(ServiceSettings):
@@ -12,3 +13,64 @@ class GatewaySettings(ServiceSettings):
 
     service_name: str = "gateway"
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:55432/gateway"
+    # The gateway publishes no events.
+    run_relay: bool = False
+    run_consumer: bool = False
+
+    # First administrator: created at startup in dev/test when no user exists; in prod by create_admin().
+    admin_username: str | None = None
+    admin_password: SecretStr | None = None
+
+    access_token_ttl: int = 900
+    refresh_token_ttl: int = 14 * 24 * 3600
+    # How often a process re-reads the signing keys from its database (another process may have rotated).
+    key_refresh_seconds: float = 30.0
+
+    registry_url: str = shared_env("REGISTRY_URL", "http://127.0.0.1:8001")
+    subsidy_url: str = shared_env("SUBSIDY_URL", "http://127.0.0.1:8002")
+    projects_url: str = shared_env("PROJECTS_URL", "http://127.0.0.1:8003")
+
+    # Service clients upserted at startup in dev/test (the dev stack generates them).
+    registry_client_id: str | None = shared_env("REGISTRY_CLIENT_ID", None)
+    registry_client_secret: SecretStr | None = shared_env("REGISTRY_CLIENT_SECRET", None)
+    subsidy_client_id: str | None = shared_env("SUBSIDY_CLIENT_ID", None)
+    subsidy_client_secret: SecretStr | None = shared_env("SUBSIDY_CLIENT_SECRET", None)
+    projects_client_id: str | None = shared_env("PROJECTS_CLIENT_ID", None)
+    projects_client_secret: SecretStr | None = shared_env("PROJECTS_CLIENT_SECRET", None)
+
+    # Upstream HTTP: one pooled client per upstream.
+    upstream_connect_timeout: float = 2.0
+    upstream_read_timeout: float = 30.0
+    upstream_write_timeout: float = 30.0
+    upstream_pool_timeout: float = 2.0
+    upstream_max_connections: int = 256
+    upstream_max_keepalive: int = 64
+    # The pool is split in this many small httpx pools (see proxy/pool.py: httpcore's cost grows with pool size).
+    upstream_pool_shards: int = 8
+    # Idempotent requests are retried on connect errors, at most this many times each,
+    # and only while retries stay under retry_budget_ratio of recent requests (plus a small floor).
+    retry_attempts: int = 2
+    retry_budget_ratio: float = 0.2
+    retry_budget_floor: float = 10.0
+    breaker_failures: int = 5
+    breaker_open_seconds: float = 10.0
+
+    # Token bucket per client: `rate_limit_per_second` refill, `rate_limit_burst` capacity.
+    rate_limit_per_second: float = 100.0
+    rate_limit_burst: int = 200
+    rate_limit_enabled: bool = True
+
+    cors_origins: list[str] = []
+    max_body_bytes: int = 20 * 1024 * 1024
+    openapi_cache_seconds: float = 30.0
+
+    def upstreams(self) -> dict[str, str]:
+        return {"registry": self.registry_url, "subsidy": self.subsidy_url, "projects": self.projects_url}
+
+    def service_clients(self) -> dict[str, tuple[str, SecretStr]]:
+        found = {}
+        for svc in ("registry", "subsidy", "projects"):
+            cid, secret = getattr(self, f"{svc}_client_id"), getattr(self, f"{svc}_client_secret")
+            if cid and secret:
+                found[svc] = (cid, secret)
+        return found

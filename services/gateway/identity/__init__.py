@@ -1,0 +1,1 @@
+"""Identity: people, clients, signing keys and refresh tokens; the OAuth2 token endpoint."""

@@ -1,0 +1,92 @@
+"""One API description: the gateway's own OpenAPI merged with every service's, under its prefix."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import time
+from typing import Any
+
+import httpx
+
+HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+
+def _rewrite_refs(node: Any, service: str) -> Any:
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str) and value.startswith("#/components/"):
+                _, _, section, name = value.split("/", 3)
+                out[key] = f"#/components/{section}/{service}_{name}"
+            else:
+                out[key] = _rewrite_refs(value, service)
+        return out
+    if isinstance(node, list):
+        return [_rewrite_refs(v, service) for v in node]
+    return node
+
+
+def prefix_spec(service: str, spec: dict) -> tuple[dict, dict]:
+    """Paths under /<service>, component names `<service>_<Name>` (refs rewritten), operationIds prefixed."""
+    spec = _rewrite_refs(copy.deepcopy(spec), service)
+    paths = {}
+    for path, item in spec.get("paths", {}).items():
+        for method, operation in item.items():
+            if method in HTTP_METHODS and isinstance(operation, dict):
+                if "operationId" in operation:
+                    operation["operationId"] = f"{service}_{operation['operationId']}"
+                operation["tags"] = [f"{service}: {t}" for t in operation.get("tags", [])] or [service]
+        paths[f"/{service}{path}"] = item
+    components: dict[str, dict] = {}
+    for section, entries in spec.get("components", {}).items():
+        components[section] = {f"{service}_{name}": value for name, value in entries.items()}
+    return paths, components
+
+
+def merge(own: dict, upstream_specs: dict[str, dict | None]) -> dict:
+    merged = copy.deepcopy(own)
+    merged["info"] = {**merged.get("info", {}), "title": "Social-work platform API"}
+    merged.setdefault("paths", {})
+    components = merged.setdefault("components", {})
+    missing = []
+    for service, spec in upstream_specs.items():
+        if spec is None:
+            missing.append(service)
+            continue
+        paths, comps = prefix_spec(service, spec)
+        merged["paths"].update(paths)
+        for section, entries in comps.items():
+            components.setdefault(section, {}).update(entries)
+    if missing:
+        merged["info"]["x-unavailable-services"] = missing
+    return merged
+
+
+class MergedOpenAPI:
+    """Fetches the services' descriptions through the pooled clients and keeps the merge for a while."""
+
+    def __init__(self, *, ttl: float):
+        self.ttl = ttl
+        self._cached: dict | None = None
+        self._at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def _fetch(self, client: httpx.AsyncClient, base_url: str) -> dict | None:
+        try:
+            response = await client.get(f"{base_url}/openapi.json", timeout=5.0)
+            response.raise_for_status()
+            return response.json()
+        except (httpx.HTTPError, ValueError):
+            return None
+
+    async def get(self, own: dict, upstreams: dict) -> dict:
+        async with self._lock:
+            if self._cached is not None and time.monotonic() - self._at < self.ttl:
+                return self._cached
+            names = list(upstreams)
+            specs = await asyncio.gather(*(self._fetch(upstreams[n].client, upstreams[n].base_url) for n in names))
+            merged = merge(own, dict(zip(names, specs, strict=True)))
+            # An incomplete description is not kept long: the missing service may just be starting.
+            self._cached, self._at = merged, time.monotonic() - (self.ttl - 5 if None in specs else 0)
+            return merged
