@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.subsidy.applications.router import router as applications_router
+from services.subsidy.eligibility.router import router as eligibility_router
+from services.subsidy.facts.handlers import HANDLERS
+from services.subsidy.ledger.router import router as ledger_router
+from services.subsidy.policies.router import router as policies_router
+from services.subsidy.registry_client import RegistryClient, default_registry_client
+from services.subsidy.reports.router import router as reports_router
 from services.subsidy.settings import SubsidySettings
 from shared.web import create_service_app
 
 
-def create_app(settings: SubsidySettings | None = None) -> FastAPI:
+def create_app(settings: SubsidySettings | None = None, *, registry: RegistryClient | None = None) -> FastAPI:
+    """`registry` overrides the registry client (tests run the real registry app in-process)."""
     settings = settings or SubsidySettings()
-    return create_service_app(settings=settings, title="subsidy", routers=[])
+    app = create_service_app(
+        settings=settings, title="subsidy", handlers=HANDLERS,
+        routers=[policies_router, eligibility_router, applications_router, ledger_router, reports_router])
+    app.state.registry = registry or default_registry_client(settings)
+    return app

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy.orm import DeclarativeBase
+from services.subsidy.applications.models import Application
+from services.subsidy.base import Base, dead_letters, inbox, outbox
+from services.subsidy.facts.models import CertificateFact, RegistrationFact, ServiceMonthFact, ServiceRun
+from services.subsidy.ledger.models import Disbursement, LedgerLine, RecoveryItem
+from services.subsidy.policies.models import Policy
 
-from shared.db import new_metadata
-from shared.events.tables import event_tables
-
-
-class Base(DeclarativeBase):
-    metadata = new_metadata()
-
-
-outbox, inbox, dead_letters = event_tables(Base.metadata)
+__all__ = ["Application", "Base", "CertificateFact", "Disbursement", "LedgerLine", "Policy", "RecoveryItem",
+           "RegistrationFact", "ServiceMonthFact", "ServiceRun", "dead_letters", "inbox", "outbox"]

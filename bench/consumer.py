@@ -1,0 +1,124 @@
+"""Benchmark: the subsidy inbox consumer's events/s against a raw aiokafka consume of the same topic.
+
+Standalone: starts its own embedded PostgreSQL and Kafka-protocol broker, produces N service-month events,
+reads them once with a bare aiokafka consumer (no database) and once with the subsidy service's InboxConsumer
+(inbox row + fact upsert + run rebuild per event, one transaction per partition batch).
+Prints figures and the ratio; never asserts timings. Usage: .venv/bin/python bench/consumer.py [--events N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from devstack.embedded import EmbeddedBroker, EmbeddedPostgres, free_port  # noqa: E402
+from services.subsidy.eligibility.rules import month_str  # noqa: E402
+from services.subsidy.facts.handlers import HANDLERS  # noqa: E402
+from shared.db import make_engine  # noqa: E402
+from shared.events.envelope import TOPICS, EventType, ServiceMonth, make_event  # noqa: E402
+from shared.events.inbox import InboxConsumer  # noqa: E402
+from shared.events.kafka import ensure_topics, make_producer  # noqa: E402
+from shared.migrate import upgrade  # noqa: E402
+
+TOPIC = TOPICS[EventType.SERVICE_MONTH]
+
+
+async def produce(bootstrap: str, n: int) -> None:
+    producer = make_producer(bootstrap, client_id="bench")
+    await producer.start()
+    try:
+        workers = [uuid.uuid4() for _ in range(max(1, n // 12))]
+        station = uuid.uuid4()
+        pending = []
+        for i in range(n):
+            worker = workers[i % len(workers)]
+            event = make_event(EventType.SERVICE_MONTH, ServiceMonth(
+                worker_id=worker, station_id=station, month=month_str(2023 * 12 + i // len(workers)), full_time=True,
+                service_hours=168, revision=1), source="bench")
+            pending.append(await producer.send(TOPIC, json.dumps(event.model_dump(mode="json")).encode(),
+                                               key=str(worker).encode()))
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+
+
+async def raw_consume(bootstrap: str, n: int) -> float:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest",
+                                group_id=None)
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(TOPIC) or await consumer._client.fetch_all_metadata() and \
+            consumer.partitions_for_topic(TOPIC)
+        consumer.assign([TopicPartition(TOPIC, p) for p in partitions])
+        await consumer.seek_to_beginning()
+        seen = 0
+        start = time.perf_counter()
+        while seen < n:
+            for records in (await consumer.getmany(timeout_ms=500, max_records=500)).values():
+                for record in records:
+                    json.loads(record.value)  # the inbox parses every event too
+                seen += len(records)
+        return time.perf_counter() - start
+    finally:
+        await consumer.stop()
+
+
+async def inbox_consume(engine, bootstrap: str, n: int) -> float:
+    inbox = InboxConsumer(engine=engine, bootstrap=bootstrap, service="subsidy", handlers=HANDLERS,
+                          group_id=f"bench-{uuid.uuid4().hex[:6]}")
+    task = asyncio.create_task(inbox.run())
+    try:
+        await asyncio.wait_for(inbox.assigned.wait(), 120)  # the group join is slow on this broker: not timed
+        start = time.perf_counter()
+        base = inbox.processed
+        while inbox.processed + inbox.duplicates < n:
+            await asyncio.sleep(0.05)
+            if task.done():
+                task.result()
+        return time.perf_counter() - start, inbox.processed - base
+    finally:
+        inbox.stop()
+        await asyncio.wait_for(task, 30)
+
+
+async def main(n: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-consumer-") as tmp:
+        pg = EmbeddedPostgres(Path(tmp) / "data", free_port(), fast=True)
+        broker = EmbeddedBroker(free_port(), log_path=Path(tmp) / "tansu.log")
+        pg.start()
+        broker.start()
+        try:
+            pg.create_databases("subsidy_bench")
+            url = pg.url("subsidy_bench")
+            await asyncio.to_thread(upgrade, "subsidy", url)
+            await ensure_topics(broker.bootstrap)
+            t = time.perf_counter()
+            await produce(broker.bootstrap, n)
+            print(f"produced {n:,} service-month events ({time.perf_counter() - t:.1f} s)")
+            raw_s = await raw_consume(broker.bootstrap, n)
+            print(f"raw aiokafka consume + JSON parse: {n / raw_s:,.0f} events/s ({raw_s:.2f} s)")
+            engine = make_engine(url)
+            inbox_s, processed = await inbox_consume(engine, broker.bootstrap, n)
+            await engine.dispose()
+            print(f"subsidy inbox consumer: {n / inbox_s:,.0f} events/s ({inbox_s:.2f} s after the group join, "
+                  f"{processed:,} applied)")
+            print(f"inbox / raw: {raw_s / inbox_s:.2f} (the inbox writes 4 statements per event in PostgreSQL)")
+        finally:
+            broker.stop()
+            pg.stop(mode="immediate")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=20_000)
+    asyncio.run(main(parser.parse_args().events))

@@ -1,0 +1,183 @@
+"""Benchmark: creating a monthly disbursement batch for 100,000 approved workers with three years of history.
+
+Standalone: starts its own embedded PostgreSQL, migrates a subsidy database, seeds it set-based, then
+  1. a per-worker ORM loop (load each worker's facts with ORM queries, run the same pure rules, add the
+     lines one by one), run on a random sample and extrapolated to every worker (said so in the output);
+  2. the service's set-based batch (a few bulk queries, the pure rules in Python, one COPY), timed;
+  3. a check that both give the same lines for the sample.
+Prints figures and ratios; never asserts timings. Usage: .venv/bin/python bench/disbursement.py [--workers N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import select, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from devstack.embedded import EmbeddedPostgres, free_port  # noqa: E402
+from services.subsidy.eligibility import rules  # noqa: E402
+from services.subsidy.facts.models import CertificateFact, RegistrationFact, ServiceMonthFact  # noqa: E402
+from services.subsidy.ledger.models import LedgerLine  # noqa: E402
+from services.subsidy.ledger.service import create_batch  # noqa: E402
+from services.subsidy.policies.models import Policy  # noqa: E402
+from services.subsidy.policies.service import terms_of  # noqa: E402
+from shared.auth import Principal  # noqa: E402
+from shared.db import make_engine, make_sessionmaker  # noqa: E402
+from shared.migrate import upgrade  # noqa: E402
+
+POLICY = "otog-talent-subsidy"
+BATCH_MONTH = "2025-12"
+
+SEED = [
+    "CREATE TEMP TABLE w AS SELECT gen_random_uuid() AS id, n FROM generate_series(1, :workers) n",
+    # assistant certificates in 2023-01; every fifth worker upgrades to intermediate in 2024-05
+    "INSERT INTO certificates (certificate_id, worker_id, level, certificate_no, obtained_on) "
+    "SELECT gen_random_uuid(), id, 'assistant', 'A' || n, DATE '2023-01-10' FROM w",
+    "INSERT INTO certificates (certificate_id, worker_id, level, certificate_no, obtained_on) "
+    "SELECT gen_random_uuid(), id, 'intermediate', 'I' || n, DATE '2024-05-10' FROM w WHERE n % 5 = 0",
+    "INSERT INTO registrations (worker_id, registered_on, division_code, as_of) "
+    "SELECT id, DATE '2023-01-05', '150624', now() FROM w",
+    # three years of confirmed months, 2023-01 .. 2025-12; every 50th worker was part-time in 2024-06
+    "INSERT INTO service_months (worker_id, month, station_id, full_time, service_hours, revision) "
+    "SELECT id, to_char(DATE '2023-01-01' + make_interval(months => k), 'YYYY-MM'), "
+    "('00000000-0000-4000-8000-00000000000' || (n % 6))::uuid, NOT (n % 50 = 0 AND k = 17), 168, 1 "
+    "FROM w, generate_series(0, 35) k",
+    # what the service-month handler keeps: runs of full-time months
+    "INSERT INTO service_runs (worker_id, first_idx, last_idx) SELECT worker_id, min(month_idx), max(month_idx) "
+    "FROM (SELECT worker_id, month_idx, month_idx - row_number() OVER (PARTITION BY worker_id ORDER BY month_idx) "
+    "AS grp FROM service_months WHERE full_time) t GROUP BY worker_id, grp",
+    "INSERT INTO applications (id, worker_id, policy_code, status, submitted_by, reviewed_by, decided_at) "
+    "SELECT gen_random_uuid(), id, :policy, 'approved', 'seed', 'seed-reviewer', now() FROM w",
+    "INSERT INTO disbursements (id, policy_code, month, created_by, line_count, total_fen) "
+    "VALUES ('00000000-0000-4000-8000-0000000000aa', :policy, '2025-11', 'seed', 0, 0)",
+    # two years paid, 2023-12 .. 2025-11 (a worker's part-time break and what follows left unpaid);
+    # every 100th worker's 2025-10 is missing: it is paid as arrears
+    "INSERT INTO ledger_lines (kind, worker_id, policy_code, policy_id, disbursement_id, month, level, amount_fen, "
+    "status) SELECT 'subsidy', id, :policy, (SELECT id FROM policies WHERE code = :policy AND version = 1), "
+    "'00000000-0000-4000-8000-0000000000aa', to_char(DATE '2023-12-01' + make_interval(months => k), 'YYYY-MM'), "
+    "CASE WHEN n % 5 = 0 AND k >= 6 THEN 'intermediate' ELSE 'assistant' END, "
+    "CASE WHEN n % 5 = 0 AND k >= 6 THEN 50000 ELSE 30000 END, 'paid' "
+    "FROM w, generate_series(0, 23) k WHERE NOT (n % 50 = 0 AND k >= 6) AND NOT (n % 100 = 1 AND k = 22)",
+    "DROP TABLE w",
+]
+
+
+async def seed(engine, workers: int) -> None:
+    async with engine.begin() as conn:
+        for statement in SEED:
+            await conn.execute(text(statement), {"workers": workers, "policy": POLICY})
+    async with engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text("VACUUM ANALYZE"))
+
+
+async def orm_loop(engine, sample: list) -> tuple[float, dict]:
+    """The naive way: per worker, ORM queries for each kind of fact, the rules, one ORM object per line."""
+    through = rules.month_idx(BATCH_MONTH)
+    result: dict = {}
+    async with make_sessionmaker(engine)() as session:
+        start = time.perf_counter()
+        versions = [terms_of(p) for p in await session.scalars(select(Policy).where(Policy.code == POLICY))]
+        for worker_id in sample:
+            certs = (await session.scalars(select(CertificateFact).where(CertificateFact.worker_id == worker_id))).all()
+            registration = await session.get(RegistrationFact, worker_id)
+            months = (await session.scalars(select(ServiceMonthFact).where(
+                ServiceMonthFact.worker_id == worker_id, ServiceMonthFact.month <= BATCH_MONTH))).all()
+            paid = (await session.scalars(select(LedgerLine).where(
+                LedgerLine.worker_id == worker_id, LedgerLine.policy_code == POLICY, LedgerLine.kind == "subsidy",
+                LedgerLine.status != "failed"))).all()
+            facts = rules.facts_from_service(
+                certificates=[rules.Certificate(c.level, c.obtained_on, c.revoked_on) for c in certs],
+                registration=rules.Registration(registration.registered_on, registration.division_code)
+                if registration else None,
+                service={m.month: m.full_time for m in months}, paid=[line.month for line in paid])
+            verdicts = rules.explain(facts, versions, from_month="2023-01", through=BATCH_MONTH)
+            lines = [(v.month, v.level, v.amount_fen) for v in verdicts if v.payable]
+            for month, level, amount in lines:
+                session.add(LedgerLine(kind="subsidy", worker_id=worker_id, policy_code=POLICY, month=month,
+                                       level=level, amount_fen=amount, status="pending",
+                                       disbursement_id="00000000-0000-4000-8000-0000000000aa"))
+            await session.flush()
+            result[worker_id] = lines
+        elapsed = time.perf_counter() - start
+        await session.rollback()
+    assert rules.month_idx(BATCH_MONTH) == through
+    return elapsed, result
+
+
+async def bulk_batch(engine) -> tuple[float, object]:
+    principal = Principal(subject="bench", roles=frozenset({"bureau_admin"}))
+    async with make_sessionmaker(engine)() as session:
+        start = time.perf_counter()
+        batch, created = await create_batch(session=session, principal=principal, policy_code=POLICY,
+                                            month=BATCH_MONTH)
+        await session.commit()
+        elapsed = time.perf_counter() - start
+    assert created
+    return elapsed, batch
+
+
+async def main(workers: int, sample_size: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-pg-") as tmp:
+        pg = EmbeddedPostgres(Path(tmp) / "data", free_port(), fast=True)
+        pg.start()
+        try:
+            pg.create_databases("subsidy_bench")
+            url = pg.url("subsidy_bench")
+            # 128 MB (the embedded default) does not hold a 100,000-worker ledger's indexes; any real server has more
+            engine = make_engine(pg.url("postgres"))
+            async with engine.connect() as conn:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await conn.execute(text("ALTER SYSTEM SET shared_buffers = '512MB'"))
+            await engine.dispose()
+            pg.stop()
+            pg.start()
+            await asyncio.to_thread(upgrade, "subsidy", url)
+            engine = make_engine(url)
+            t = time.perf_counter()
+            await seed(engine, workers)
+            async with engine.connect() as conn:
+                counts = (await conn.execute(text(
+                    "SELECT (SELECT count(*) FROM service_months), (SELECT count(*) FROM ledger_lines)"))).one()
+            print("PostgreSQL shared_buffers = 512MB (set by this script)")
+            print(f"seeded {workers:,} approved workers: {counts[0]:,} service months, {counts[1]:,} paid ledger "
+                  f"lines ({time.perf_counter() - t:.1f} s)")
+            async with engine.connect() as conn:
+                everyone = list((await conn.execute(text("SELECT worker_id FROM applications"))).scalars())
+            sample = random.Random(7).sample(everyone, min(sample_size, len(everyone)))
+            orm_s, orm_lines = await orm_loop(engine, sample)
+            orm_total = orm_s * len(everyone) / len(sample)
+            print(f"per-worker ORM loop: {orm_s:.2f} s for a sample of {len(sample):,} workers -> "
+                  f"{orm_total:.1f} s extrapolated to {len(everyone):,} workers")
+            bulk_s, batch = await bulk_batch(engine)
+            print(f"set-based batch {BATCH_MONTH}: {bulk_s:.2f} s for {len(everyone):,} workers, "
+                  f"{batch.line_count:,} lines, {batch.total_fen / 100:,.2f} yuan (goal <= 5 s)")
+            print(f"speed-up: {orm_total / bulk_s:.1f}x (goal >= 20x; ORM figure extrapolated from the sample)")
+            async with engine.connect() as conn:
+                rows = (await conn.execute(text(
+                    "SELECT worker_id, month, level, amount_fen FROM ledger_lines WHERE disbursement_id = :d "
+                    "AND worker_id = ANY(:w) ORDER BY worker_id, month"), {"d": batch.id, "w": sample})).all()
+            bulk_lines: dict = {w: [] for w in sample}
+            for w, month, level, amount in rows:
+                bulk_lines[w].append((month, level, amount))
+            same = all(bulk_lines[w] == orm_lines[w] for w in sample)
+            print(f"same lines for the sample: {same} ({sum(len(v) for v in orm_lines.values())} lines)")
+            await engine.dispose()
+        finally:
+            pg.stop(mode="immediate")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=100_000)
+    parser.add_argument("--sample", type=int, default=1_000)
+    args = parser.parse_args()
+    asyncio.run(main(args.workers, args.sample))

@@ -1,0 +1,15 @@
+"""Declarative base and event tables of the subsidy database (domain models import Base from here)."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import DeclarativeBase
+
+from shared.db import new_metadata
+from shared.events.tables import event_tables
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+
+
+outbox, inbox, dead_letters = event_tables(Base.metadata)

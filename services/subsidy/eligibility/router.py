@@ -1,0 +1,28 @@
+"""HTTP: a worker's eligibility for a policy, month by month with reasons."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from services.subsidy.eligibility import service
+from services.subsidy.eligibility.schemas import EligibilityRead
+from shared.auth import CurrentPrincipal
+from shared.db import SessionDep
+
+router = APIRouter(prefix="/v1/workers", tags=["eligibility"])
+MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+
+
+@router.get("/{worker_id}/eligibility", response_model=EligibilityRead)
+async def get_eligibility(
+    worker_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal,
+    policy: Annotated[str, Query(min_length=1, max_length=100)],
+    through: Annotated[str, Query(pattern=MONTH, examples=["2024-12"])],
+    from_month: Annotated[str | None, Query(alias="from", pattern=MONTH)] = None,
+):
+    """Per month: payable or not, the rule that decided and why, the level and amount."""
+    return await service.eligibility(session=session, principal=principal, worker_id=worker_id,
+                                     policy_code=policy, through=through, from_month=from_month)

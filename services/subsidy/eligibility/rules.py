@@ -1,0 +1,287 @@
+"""The subsidy rules as a pure function: facts + policy versions + months -> a verdict per month, explained.
+
+No I/O here. Months are handled as integer indexes (year * 12 + month - 1) and shown as YYYY-MM.
+The seven rules of ARCHITECTURE.md ("The subsidy policy"), for month M:
+ 1. a certificate obtained on/after `certificates_from` covers M when M is after its calendar month of
+    issue and (if revoked) before the calendar month of revocation; the rate is the highest covering level;
+ 2. a confirmed full-time service month exists for M;
+ 3. the unbroken run of confirmed full-time months ending at M is >= `qualifying_months` long;
+ 4. the worker is registered with the policy's bureau on or before the last day of M;
+ 5. at most `cap_months` months are paid per worker and policy, earliest first (paid months count);
+ 6. an upgrade raises the rate from its first covered month, the cap is shared;
+ 7. a break stops payment until a new run reaches `qualifying_months`.
+"""
+
+from __future__ import annotations
+
+import calendar
+import functools
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import NamedTuple
+
+LEVEL_RANK = {"assistant": 1, "intermediate": 2, "senior": 3}
+LEVEL_NAMES = {"assistant": "assistant social worker (助理社会工作师)",
+               "intermediate": "social worker (社会工作师)", "senior": "senior social worker (高级社会工作师)"}
+
+
+# --- months -----------------------------------------------------------------------------------------
+
+def month_idx(month: str) -> int:
+    year, mon = month.split("-")
+    return int(year) * 12 + int(mon) - 1
+
+
+def month_str(idx: int) -> str:
+    return f"{idx // 12:04d}-{idx % 12 + 1:02d}"
+
+
+def date_month(day: date) -> int:
+    return day.year * 12 + day.month - 1
+
+
+@functools.lru_cache(maxsize=4096)
+def first_day(idx: int) -> date:
+    return date(idx // 12, idx % 12 + 1, 1)
+
+
+@functools.lru_cache(maxsize=4096)
+def last_day(idx: int) -> date:
+    year, mon = idx // 12, idx % 12 + 1
+    return date(year, mon, calendar.monthrange(year, mon)[1])
+
+
+# --- inputs (named tuples: a batch builds hundreds of thousands of them) ---------------------------
+
+class Certificate(NamedTuple):
+    level: str | None  # None while only the revocation is known
+    obtained_on: date | None
+    revoked_on: date | None = None
+    certificate_id: object = None
+
+
+class Registration(NamedTuple):
+    registered_on: date | None
+    division_code: str | None = None
+
+
+@dataclass(frozen=True)
+class PolicyTerms:
+    code: str
+    version: int
+    division_code: str
+    certificates_from: date
+    rates: Mapping[str, int]
+    qualifying_months: int
+    cap_months: int
+    effective_from: date
+    effective_to: date | None = None
+    id: object = None
+
+
+class Facts(NamedTuple):
+    """What the service knows of one worker.
+
+    `runs` are the unbroken runs of confirmed full-time months as (first, last) month indexes;
+    `part_time` the confirmed months that were not full-time (only used to explain); `paid` the months
+    already in the ledger for this policy (pending or paid, not failed).
+    """
+
+    certificates: tuple[Certificate, ...] = ()
+    registration: Registration | None = None
+    runs: tuple[tuple[int, int], ...] = ()
+    part_time: frozenset[int] = frozenset()
+    paid: frozenset[int] = frozenset()
+
+
+def runs_from_months(full_time_months: Iterable[int]) -> tuple[tuple[int, int], ...]:
+    runs: list[tuple[int, int]] = []
+    for m in sorted(set(full_time_months)):
+        if runs and runs[-1][1] == m - 1:
+            runs[-1] = (runs[-1][0], m)
+        else:
+            runs.append((m, m))
+    return tuple(runs)
+
+
+def facts_from_service(*, certificates: Sequence[Certificate] = (), registration: Registration | None = None,
+                       service: Mapping[str, bool] | None = None, paid: Collection[str] = ()) -> Facts:
+    """Facts from readable inputs: `service` maps YYYY-MM to full_time."""
+    service = service or {}
+    return Facts(
+        certificates=tuple(certificates), registration=registration,
+        runs=runs_from_months(month_idx(m) for m, ft in service.items() if ft),
+        part_time=frozenset(month_idx(m) for m, ft in service.items() if not ft),
+        paid=frozenset(month_idx(m) for m in paid))
+
+
+# --- outputs ----------------------------------------------------------------------------------------
+
+class MonthVerdict(NamedTuple):
+    month: str
+    payable: bool
+    rule: str
+    reason: str
+    level: str | None = None
+    amount_fen: int | None = None
+    policy: PolicyTerms | None = None  # the version that decided
+
+    def as_dict(self) -> dict:
+        return {"month": self.month, "payable": self.payable, "rule": self.rule, "reason": self.reason,
+                "level": self.level, "amount_fen": self.amount_fen}
+
+
+# --- the rules --------------------------------------------------------------------------------------
+
+def terms_for(versions: Sequence[PolicyTerms], m: int) -> PolicyTerms | None:
+    """The version in force in month M: the highest version whose effective period touches M."""
+    if isinstance(versions, Versions):
+        return versions.at(m)
+    start, end = first_day(m), last_day(m)
+    best = None
+    for terms in versions:
+        if terms.effective_from <= end and (terms.effective_to is None or terms.effective_to >= start):
+            if best is None or terms.version > best.version:
+                best = terms
+    return best
+
+
+class Versions(tuple):
+    """A policy's versions with the month -> version lookup memoised (a batch asks the same months 100,000 times)."""
+
+    def __new__(cls, versions: Iterable[PolicyTerms]):
+        self = super().__new__(cls, versions)
+        self._cache = {}
+        return self
+
+    def at(self, m: int) -> PolicyTerms | None:
+        try:
+            return self._cache[m]
+        except KeyError:
+            found = self._cache[m] = terms_for(tuple(self), m)
+            return found
+
+
+def covering_level(certificates: Iterable[Certificate], terms: PolicyTerms, m: int) -> str | None:
+    """Rule 1 (and 6): the highest level among certificates covering M under these terms."""
+    best = None
+    for cert in certificates:
+        if cert.level is None or cert.obtained_on is None or cert.obtained_on < terms.certificates_from:
+            continue
+        if m <= date_month(cert.obtained_on):
+            continue
+        if cert.revoked_on is not None and m >= date_month(cert.revoked_on):
+            continue
+        if best is None or LEVEL_RANK[cert.level] > LEVEL_RANK[best]:
+            best = cert.level
+    return best
+
+
+def _run_length(runs: Sequence[tuple[int, int]], m: int) -> int:
+    for first, last in runs:
+        if first <= m <= last:
+            return m - first + 1
+    return 0
+
+
+def _registered(registration: Registration | None, terms: PolicyTerms, m: int) -> str | None:
+    """Rule 4; returns why not, or None when registered with the policy's bureau by the end of M."""
+    if registration is None or registration.registered_on is None:
+        return "not registered with the civil affairs bureau"
+    division = registration.division_code
+    if division is not None and not division.startswith(terms.division_code):
+        return f"registered in division {division}, not with the policy's bureau ({terms.division_code})"
+    if registration.registered_on > last_day(m):
+        return f"registered only on {registration.registered_on.isoformat()}, after the end of {month_str(m)}"
+    return None
+
+
+def month_rules(facts: Facts, versions: Sequence[PolicyTerms], m: int) -> MonthVerdict:
+    """Rules 1-4 for one month, before the cap and what is already paid."""
+    month = month_str(m)
+    terms = terms_for(versions, m)
+    if terms is None:
+        return MonthVerdict(month, False, "not_in_force", f"no version of the policy is in force in {month}")
+    level = covering_level(facts.certificates, terms, m)
+    if level is None:
+        return MonthVerdict(month, False, "no_certificate",
+                            f"no certificate obtained on or after {terms.certificates_from.isoformat()} covers "
+                            f"{month} (a certificate counts from the month after it is obtained)", policy=terms)
+    run = _run_length(facts.runs, m)
+    if run == 0:
+        why = "the confirmed service month is not full-time" if m in facts.part_time else \
+            "no confirmed service month"
+        return MonthVerdict(month, False, "not_full_time", f"{why} for {month}", level, policy=terms)
+    if run < terms.qualifying_months:
+        return MonthVerdict(month, False, "continuity",
+                            f"unbroken full-time run ending at {month} is only {run} of "
+                            f"{terms.qualifying_months} months", level, policy=terms)
+    not_registered = _registered(facts.registration, terms, m)
+    if not_registered:
+        return MonthVerdict(month, False, "not_registered", not_registered, level, policy=terms)
+    amount = int(terms.rates[level])
+    return MonthVerdict(month, True, "payable", f"payable at the {LEVEL_NAMES[level]} rate", level, amount,
+                        policy=terms)
+
+
+def _cap_reached(verdict: MonthVerdict, cap: int) -> MonthVerdict:
+    return MonthVerdict(verdict.month, False, "cap_reached",
+                        f"the cap of {cap} paid months per worker and policy is reached", verdict.level,
+                        policy=verdict.policy)
+
+
+def explain(facts: Facts, versions: Sequence[PolicyTerms], *, from_month: str, through: str) -> list[MonthVerdict]:
+    """A verdict for every month from `from_month` through `through` (inclusive).
+
+    Rule 5: months already paid count first; then unpaid payable months take what is left of the cap,
+    earliest first (also the unpaid payable months before `from_month`).
+    """
+    lo, hi = month_idx(from_month), month_idx(through)
+    used = len(facts.paid)
+    start = min([lo, *(first for first, _ in facts.runs)])
+    verdicts = []
+    for m in range(start, hi + 1):
+        if m in facts.paid:
+            if m >= lo:
+                verdicts.append(MonthVerdict(month_str(m), False, "already_paid",
+                                             f"{month_str(m)} is already in a disbursement batch"))
+            continue
+        verdict = month_rules(facts, versions, m)
+        if verdict.payable:
+            if used >= verdict.policy.cap_months:
+                verdict = _cap_reached(verdict, verdict.policy.cap_months)
+            else:
+                used += 1
+        if m >= lo:
+            verdicts.append(verdict)
+    return verdicts
+
+
+def payable_months(facts: Facts, versions: Sequence[PolicyTerms], *, through: int) -> list[MonthVerdict]:
+    """The unpaid payable months up to `through` (an index), earliest first: what a batch pays.
+
+    The same result as the payable verdicts of `explain`, computed only over months that can qualify
+    (inside a full-time run, at least `qualifying_months` into it), so a batch of 100,000 workers is cheap.
+    """
+    if not facts.runs or not versions:
+        return []
+    min_q = min(v.qualifying_months for v in versions)
+    candidates: set[int] = set()
+    for first, last in facts.runs:
+        lo, hi = first + min_q - 1, min(last, through)
+        if lo <= hi:
+            candidates.update(range(lo, hi + 1))
+    if not candidates:
+        return []
+    used = len(facts.paid)
+    out = []
+    for m in sorted(candidates - facts.paid):
+        verdict = month_rules(facts, versions, m)
+        if not verdict.payable:
+            continue
+        if used >= verdict.policy.cap_months:
+            continue
+        used += 1
+        out.append(verdict)
+    return out

@@ -1,0 +1,32 @@
+"""HTTP: reports."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from services.subsidy.reports import service
+from shared.auth import CurrentPrincipal
+from shared.db import SessionDep
+
+router = APIRouter(prefix="/v1/reports", tags=["reports"])
+MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+
+
+@router.get("/summary")
+async def report_summary(session: SessionDep, principal: CurrentPrincipal,
+                         policy: Annotated[str, Query(min_length=1, max_length=100)],
+                         from_month: Annotated[str, Query(alias="from", pattern=MONTH)],
+                         to_month: Annotated[str, Query(alias="to", pattern=MONTH)]):
+    """People and amounts batched (pending or paid, not failed) in the range, by level and by station."""
+    principal.require("bureau_admin", "auditor", "station_manager")
+    return await service.summary(session=session, principal=principal, policy_code=policy, from_month=from_month,
+                                 to_month=to_month)
+
+
+@router.get("/forecast")
+async def report_forecast(session: SessionDep, principal: CurrentPrincipal,
+                          policy: Annotated[str, Query(min_length=1, max_length=100)],
+                          months: Annotated[int, Query(ge=1, le=60)] = 12):
+    return await service.forecast(session=session, principal=principal, policy_code=policy, months=months)
