@@ -30,6 +30,9 @@ class ServiceSettings(BaseSettings):
     # Inline JWKS (JSON) instead of fetching it: for tests and air-gapped deployments.
     auth_jwks_json: str | None = shared_env("AUTH_JWKS_JSON", None)
     gateway_url: str = shared_env("GATEWAY_URL", "http://127.0.0.1:8000")
+    registry_url: str = shared_env("REGISTRY_URL", "http://127.0.0.1:8001")
+    # Short on purpose: a request waiting on a dead registry answers 503 instead of hanging.
+    registry_timeout_s: float = 3.0
     log_level: str = shared_env("LOG_LEVEL", "INFO")
     # Where a service's own client-credentials token comes from (service-to-service calls).
     client_id: str | None = None

@@ -26,7 +26,6 @@ class GatewaySettings(ServiceSettings):
     # How often a process re-reads the signing keys from its database (another process may have rotated).
     key_refresh_seconds: float = 30.0
 
-    registry_url: str = shared_env("REGISTRY_URL", "http://127.0.0.1:8001")
     subsidy_url: str = shared_env("SUBSIDY_URL", "http://127.0.0.1:8002")
     projects_url: str = shared_env("PROJECTS_URL", "http://127.0.0.1:8003")
 

@@ -10,9 +10,9 @@ from services.projects.activities.router import router as activities_router
 from services.projects.calls.router import router as calls_router
 from services.projects.common import Clock
 from services.projects.microprojects.router import router as projects_router
-from services.projects.registry_client import RegistryClient
 from services.projects.service_reports.router import router as reports_router
 from services.projects.settings import ProjectsSettings
+from shared.registry_client import RegistryClient
 from shared.web import create_service_app
 
 

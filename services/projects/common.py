@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 from fastapi import Depends, Request
 from pydantic import Field
 
-from services.projects.registry_client import RegistryClient
 from shared.auth import Principal
 from shared.errors import NotFound
+from shared.registry_client import RegistryClient
 
 MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 Month = Annotated[str, Field(pattern=MONTH_PATTERN, examples=["2024-05"])]

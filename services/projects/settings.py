@@ -12,10 +12,6 @@ class ProjectsSettings(ServiceSettings):
 
     service_name: str = "projects"
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:55432/projects"
-    # The registry's internal API (stations, employment checks), called with this service's own token.
-    registry_url: str = "http://127.0.0.1:8001"
-    # Short on purpose: a request waiting on a dead registry answers 503 instead of hanging.
-    registry_timeout_s: float = 3.0
     # Calendar dates (call windows, "future month") are the bureau's local dates.
     local_timezone: str = "Asia/Shanghai"
     # Without its client secret the service cannot get a token for the registry: refuse to start in prod.

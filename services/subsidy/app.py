@@ -9,9 +9,9 @@ from services.subsidy.eligibility.router import router as eligibility_router
 from services.subsidy.facts.handlers import HANDLERS
 from services.subsidy.ledger.router import router as ledger_router
 from services.subsidy.policies.router import router as policies_router
-from services.subsidy.registry_client import RegistryClient, default_registry_client
 from services.subsidy.reports.router import router as reports_router
 from services.subsidy.settings import SubsidySettings
+from shared.registry_client import RegistryClient
 from shared.web import create_service_app
 
 
@@ -21,5 +21,7 @@ def create_app(settings: SubsidySettings | None = None, *, registry: RegistryCli
     app = create_service_app(
         settings=settings, title="subsidy", handlers=HANDLERS,
         routers=[policies_router, eligibility_router, applications_router, ledger_router, reports_router])
-    app.state.registry = registry or default_registry_client(settings)
+    # Without client credentials there is no token for the registry: exports then carry no names.
+    configured = settings.client_id and settings.client_secret
+    app.state.registry = registry or (RegistryClient.from_settings(settings) if configured else None)
     return app

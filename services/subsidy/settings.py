@@ -12,6 +12,3 @@ class SubsidySettings(ServiceSettings):
 
     service_name: str = "subsidy"
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:55432/subsidy"
-    # The registry's internal API (worker names and masked ID numbers for exports).
-    registry_url: str = "http://127.0.0.1:8001"
-    registry_timeout_s: float = 5.0

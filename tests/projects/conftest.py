@@ -8,11 +8,11 @@ import httpx
 import pytest
 
 from services.projects.app import create_app
-from services.projects.registry_client import RegistryClient
 from services.projects.settings import ProjectsSettings
 from services.registry.app import create_app as create_registry_app
 from services.registry.settings import RegistrySettings
 from shared.db import make_engine
+from shared.registry_client import RegistryClient
 from tests.projects.helpers import World
 from tests.support import fresh_database, running_app
 

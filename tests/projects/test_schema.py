@@ -10,9 +10,9 @@ from alembic.migration import MigrationContext
 
 from devstack.embedded import free_port
 from services.projects.models import Base
-from services.projects.registry_client import RegistryClient
 from services.projects.settings import ProjectsSettings
 from shared.errors import Unavailable
+from shared.registry_client import RegistryClient
 
 
 async def test_migrations_match_the_models(db):

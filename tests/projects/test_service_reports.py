@@ -13,8 +13,8 @@ from sqlalchemy import text
 
 from devstack.embedded import free_port
 from services.projects.app import create_app
-from services.projects.registry_client import RegistryClient
 from shared.events.envelope import TOPICS, EventType
+from shared.registry_client import RegistryClient
 from tests.projects.helpers import next_month, read_topic, this_month
 from tests.support import assert_problem, running_app
 

@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from services.registry.app import create_app as create_registry_app
 from services.registry.settings import RegistrySettings
-from services.subsidy.registry_client import RegistryClient
+from shared.registry_client import RegistryClient
 from tests.subsidy.conftest import STATION, all_lines, approved, new_policy
 from tests.support import assert_problem, fresh_database
 
@@ -283,10 +283,10 @@ async def test_export_names_come_from_the_real_registry(client, events, mint, ad
     await approved(client, mint, worker, policy)
     first = await batch(client, admin, policy, "2024-01")
 
-    async def token(_client):
+    async def token():
         return mint.token("service")
 
-    client.app.state.registry = RegistryClient(base_url="http://registry", token=token, transport=transport)
+    client.app.state.registry = RegistryClient(base_url="http://registry", token_source=token, transport=transport)
     try:
         response = await client.get(f"/v1/disbursements/{first['id']}/export", params={"format": "csv"},
                                     headers=admin)
@@ -302,7 +302,7 @@ async def test_export_names_come_from_the_real_registry(client, events, mint, ad
         assert values[1][1] == "秦建" and values[-1][5] == 60000
         assert_problem(await client.get(f"/v1/disbursements/{first['id']}/export", params={"format": "pdf"},
                                         headers=admin), 422, field="format")
-        client.app.state.registry = RegistryClient(base_url="http://127.0.0.1:1", token=token, timeout=1.0)
+        client.app.state.registry = RegistryClient(base_url="http://127.0.0.1:1", token_source=token, timeout=1.0)
         assert_problem(await client.get(f"/v1/disbursements/{first['id']}/export", headers=admin), 503)
     finally:
         client.app.state.registry = None

@@ -14,10 +14,10 @@ from services.projects.activities.schemas import ActivityCreate, Budget, MonthFi
 from services.projects.common import Clock, ensure_station_writable, month_bounds, month_of
 from services.projects.microprojects import repository
 from services.projects.microprojects.models import MicroProject
-from services.projects.registry_client import RegistryClient
 from shared.auth import Principal
 from shared.errors import Conflict, Invalid, NotFound
 from shared.pagination import PageParams, paginate
+from shared.registry_client import RegistryClient
 
 
 async def record_activity(*, session: AsyncSession, principal: Principal, registry: RegistryClient, clock: Clock,

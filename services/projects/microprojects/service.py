@@ -20,10 +20,10 @@ from services.projects.common import Clock, ensure_station_writable
 from services.projects.microprojects import repository
 from services.projects.microprojects.models import MicroProject
 from services.projects.microprojects.schemas import ProjectCreate
-from services.projects.registry_client import RegistryClient
 from shared.auth import Principal
 from shared.errors import Conflict, Invalid
 from shared.pagination import PageParams, paginate
+from shared.registry_client import RegistryClient
 
 WRITERS = ("station_manager", "bureau_admin")
 REVIEWERS = ("bureau_admin",)

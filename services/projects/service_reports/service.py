@@ -13,7 +13,6 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.projects.common import Clock, ensure_station_writable
-from services.projects.registry_client import RegistryClient
 from services.projects.service_reports.models import ServiceReport, ServiceReportEntry
 from services.projects.service_reports.schemas import EntryIn, ReportCreate
 from shared.auth import Principal
@@ -21,6 +20,7 @@ from shared.errors import Conflict, Invalid, NotFound
 from shared.events.envelope import EventType, ServiceMonth, make_event
 from shared.events.outbox import enqueue_many
 from shared.pagination import PageParams, paginate
+from shared.registry_client import RegistryClient
 
 WRITERS = ("station_manager", "bureau_admin")
 

@@ -17,10 +17,10 @@ from services.subsidy.facts.repository import load_approved_facts
 from services.subsidy.ledger.models import Disbursement, LedgerLine, RecoveryItem
 from services.subsidy.ledger.schemas import AwardCreate
 from services.subsidy.policies.service import terms_of, versions
-from services.subsidy.registry_client import RegistryClient
 from shared.auth import Principal
 from shared.errors import Conflict, NotFound
 from shared.money import fen_to_yuan_str
+from shared.registry_client import RegistryClient
 
 LINE_COLUMNS = ("kind", "worker_id", "policy_code", "policy_id", "disbursement_id", "month", "level", "amount_fen",
                 "status", "created_by")

@@ -1,10 +1,16 @@
-"""Client of the registry's internal API: station look-up and employment checks, with a service token."""
+"""Client of the registry's internal API (/v1/internal/*), used by the projects and subsidy services.
+
+It calls with the service's own client-credentials token. Every failure to get an answer (refused,
+timeout, 5xx, no token) is a 503 problem for the caller: the registry is the authority on stations,
+employment and people, and no service guesses without it. Transport and token source are injectable,
+so tests run the real registry app in-process.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -12,9 +18,9 @@ import httpx
 
 from shared.auth import ServiceTokens
 from shared.errors import Unavailable
+from shared.settings import ServiceSettings
 
-log = logging.getLogger("projects.registry")
-
+log = logging.getLogger("shared.registry_client")
 TokenSource = Callable[[], Awaitable[str]]
 
 
@@ -25,37 +31,33 @@ class EmploymentCheck:
 
 
 class RegistryClient:
-    """One pooled HTTP client; transport and token source are injectable (tests run the real registry in-process).
-
-    Every failure to get an answer (connection refused, timeout, 5xx, no token) is a 503 problem for our
-    caller: the registry is the authority on stations and employment, and we never guess without it.
-    """
-
     def __init__(self, *, base_url: str, token_source: TokenSource, timeout: float = 3.0,
                  transport: httpx.AsyncBaseTransport | None = None):
         self.base_url = base_url.rstrip("/")
         self.token_source = token_source
         self.timeout = timeout
         self._client = httpx.AsyncClient(base_url=self.base_url, transport=transport, timeout=timeout)
+        self._owned: list[httpx.AsyncClient] = []
 
     @classmethod
-    def from_settings(cls, settings) -> RegistryClient:
+    def from_settings(cls, settings: ServiceSettings) -> RegistryClient:
+        """Tokens from the gateway's /auth/token with the service's client id and secret."""
         gateway = httpx.AsyncClient(timeout=settings.registry_timeout_s)
-        secret = settings.client_secret.get_secret_value() if settings.client_secret else ""
-        tokens = ServiceTokens(token_url=f"{settings.gateway_url.rstrip('/')}/auth/token",
-                               client_id=settings.client_id or "projects", client_secret=secret)
+        tokens = ServiceTokens(
+            token_url=f"{settings.gateway_url.rstrip('/')}/auth/token",
+            client_id=settings.client_id or settings.service_name,
+            client_secret=settings.client_secret.get_secret_value() if settings.client_secret else "")
 
         async def token() -> str:
             return await tokens.get(gateway)
 
         client = cls(base_url=settings.registry_url, token_source=token, timeout=settings.registry_timeout_s)
-        client._owned = [gateway]
+        client._owned.append(gateway)
         return client
 
     async def aclose(self) -> None:
-        await self._client.aclose()
-        for extra in getattr(self, "_owned", []):
-            await extra.aclose()
+        for client in (self._client, *self._owned):
+            await client.aclose()
 
     async def _request(self, method: str, path: str, **kwargs) -> httpx.Response:
         try:
@@ -73,27 +75,38 @@ class RegistryClient:
             raise Unavailable("the registry is unreachable; try again later", upstream="registry") from exc
         if response.status_code >= 500 or response.status_code in (401, 403):
             log.warning("registry answered %s on %s %s", response.status_code, method, path)
-            raise Unavailable(f"the registry answered {response.status_code}; try again later",
-                              upstream="registry")
+            raise Unavailable(f"the registry answered {response.status_code}; try again later", upstream="registry")
         return response
 
-    async def get_station(self, station_id: UUID) -> dict | None:
-        """The station, or None when the registry does not know it."""
-        response = await self._request("GET", f"/v1/internal/stations/{station_id}")
+    async def _json(self, method: str, path: str, **kwargs) -> dict | None:
+        """The JSON body, or None for a 404."""
+        response = await self._request(method, path, **kwargs)
         if response.status_code == 404:
             return None
         if response.status_code != 200:
             raise Unavailable(f"the registry answered {response.status_code}", upstream="registry")
         return response.json()
 
+    async def get_station(self, station_id: UUID) -> dict | None:
+        """The station, or None when the registry does not know it."""
+        return await self._json("GET", f"/v1/internal/stations/{station_id}")
+
     async def employment_check(self, *, station_id: UUID, month: str, worker_ids: list[UUID]) -> EmploymentCheck | None:
         """Who of `worker_ids` is employed at the station in `month`; None when the station is unknown."""
-        response = await self._request("POST", "/v1/internal/employment-check", json={
+        body = await self._json("POST", "/v1/internal/employment-check", json={
             "station_id": str(station_id), "month": month, "worker_ids": [str(w) for w in worker_ids]})
-        if response.status_code == 404:
+        if body is None:
             return None
-        if response.status_code != 200:
-            raise Unavailable(f"the registry answered {response.status_code}", upstream="registry")
-        body = response.json()
         return EmploymentCheck(employed=frozenset(UUID(w) for w in body.get("employed", [])),
                                not_employed=frozenset(UUID(w) for w in body.get("not_employed", [])))
+
+    async def lookup_workers(self, worker_ids: Iterable[UUID], *, chunk: int = 1000) -> dict[str, dict]:
+        """{worker id: {name, id_number_masked, phone_masked, station_ids, bank_account}}."""
+        ids = [str(w) for w in dict.fromkeys(worker_ids)]
+        found: dict[str, dict] = {}
+        for start in range(0, len(ids), chunk):
+            body = await self._json("POST", "/v1/internal/workers/lookup",
+                                    json={"worker_ids": ids[start:start + chunk]})
+            for item in (body or {}).get("items", []):
+                found[str(item["id"])] = item
+        return found
