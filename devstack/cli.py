@@ -36,6 +36,21 @@ def run(demo: Annotated[bool, typer.Option(help="load the demo data on first sta
 
 
 @app.command()
+def demo(gateway: Annotated[str, typer.Option(help="gateway URL")] = "http://127.0.0.1:8000") -> None:
+    """Load the demo data through the public API of a running stack (idempotent)."""
+    from devstack.demo import load_demo  # noqa: PLC0415
+    from devstack.stack import STATE, dev_secrets  # noqa: PLC0415
+
+    result = load_demo(gateway, admin_password=dev_secrets()["GATEWAY_ADMIN_PASSWORD"],
+                       logins_file=STATE / "demo-logins.json")
+    typer.echo("demo already loaded" if result.skipped else
+               f"demo loaded: {result.workers} workers, {result.reports} reports, "
+               f"{result.paid_people} people paid {result.paid_fen / 100:,.2f} yuan")
+    for name, password in result.logins.items():
+        typer.echo(f"  {name}: {password}")
+
+
+@app.command()
 def migrate(service: str) -> None:
     """Apply a service's migrations to the database its settings name."""
     from shared.migrate import upgrade  # noqa: PLC0415

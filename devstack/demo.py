@@ -1,8 +1,205 @@
-"""Demo data loaded through the public API (filled in by the end-to-end work)."""
+"""Demo data like Otog Banner's, loaded through the public API and the events (never by writing tables).
+
+Loaded by `make run` on first start and by `python -m devstack demo` (idempotent: it stops if the
+banner's guidance centre already exists). Station managers file and confirm the monthly service
+reports, the registry's and the projects service's events reach the subsidy service over the broker,
+the bureau approves applications and runs disbursements, and a fund call gets projects in every state.
+"""
 
 from __future__ import annotations
 
+import json
+import secrets
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
 
-def load_demo_if_available(stack) -> None:
-    """No demo data yet: the services' APIs come first."""
-    return None
+from devstack.api import Api, wait_until
+from devstack.demo_data import CENTRE, DIVISION, STAR_RATINGS, TOWNSHIPS, as_csv, demo_people
+from shared.validators import normalize_credit_code
+
+POLICY = "otog-talent-subsidy"
+SERVICE_FROM = "2023-01"
+ORGANIZATION = ("鄂托克旗助力社会工作服务中心", "52150624MJ0000000")  # credit code completed with its check char
+USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+
+
+def credit_code(first17: str) -> str:
+    weights = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+    total = sum(USCC_CHARS.index(c) * w for c, w in zip(first17, weights, strict=True))
+    return normalize_credit_code(first17 + USCC_CHARS[(31 - total % 31) % 31])
+
+
+def months(first: str, last: str) -> list[str]:
+    year, month = map(int, first.split("-"))
+    out = []
+    while f"{year:04d}-{month:02d}" <= last:
+        out.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return out
+
+
+def last_month(today: date) -> str:
+    return f"{today.year - 1}-12" if today.month == 1 else f"{today.year:04d}-{today.month - 1:02d}"
+
+
+@dataclass
+class DemoResult:
+    logins: dict[str, str] = field(default_factory=dict)
+    workers: int = 0
+    reports: int = 0
+    paid_people: int = 0
+    paid_fen: int = 0
+    skipped: bool = False
+
+
+def load_demo(base_url: str, *, admin_password: str, logins_file: Path, today: date | None = None,
+              log=print) -> DemoResult:
+    today = today or date.today()
+    result = DemoResult()
+    admin = Api.login(base_url, "admin", admin_password)
+    if any(s["name"] == CENTRE for s in admin.all("/registry/v1/stations")):
+        result.skipped = True
+        if logins_file.exists():
+            result.logins = json.loads(logins_file.read_text())
+        return result
+
+    log("demo: stations, organization, HR client ...")
+    centre = admin.post("/registry/v1/stations", {"name": CENTRE, "kind": "centre", "division_code": DIVISION})
+    stations = {}
+    for i, name in enumerate(TOWNSHIPS):
+        stations[name] = admin.post("/registry/v1/stations", {
+            "name": name, "kind": "township", "parent_id": centre["id"], "division_code": f"{DIVISION}{100 + i}",
+            "star_rating": STAR_RATINGS.get(name)})["id"]
+    admin.post("/registry/v1/organizations", {"name": ORGANIZATION[0], "type": "social_work_agency",
+                                              "credit_code": credit_code(ORGANIZATION[1])})
+    hr_client = admin.post("/auth/clients", {"client_id": "hr-ordos", "name": "鄂尔多斯市人社系统",
+                                             "kind": "hr_system"})
+    hr = Api.client(base_url, hr_client["client_id"], hr_client["client_secret"])
+
+    log("demo: importing 225 workers as the HR system ...")
+    people = demo_people()
+    imported = hr.post("/registry/v1/workers/import", content=as_csv(people),
+                       headers={"Content-Type": "text/csv"}, json=None)
+    errors = [r for r in imported["results"] if r["status"] == "error"]
+    if errors:
+        raise RuntimeError(f"demo import refused rows: {errors[:3]}")
+    for person, row in zip(people, imported["results"], strict=True):
+        person["worker_id"] = row["worker_id"]
+    result.workers = len(people)
+    holders = [p for p in people if p["证书等级"]]
+    for person in holders:  # registered with the bureau (在旗民政局登记注册)
+        registered = max(date(2023, 3, 1), date.fromisoformat(person["入职日期"]))
+        admin.post(f"/registry/v1/workers/{person['worker_id']}/registration",
+                   {"registered_on": registered.isoformat(), "division_code": DIVISION})
+
+    log("demo: logins ...")
+    passwords: dict[str, str] = {}
+
+    def user(username: str, roles: list[str], **extra) -> Api:
+        passwords[username] = secrets.token_urlsafe(9)
+        admin.post("/auth/users", {"username": username, "password": passwords[username], "roles": roles, **extra})
+        return Api.login(base_url, username, passwords[username])
+
+    managers = {name: user(f"manager{i + 1}", ["station_manager"], station_ids=[sid])
+                for i, (name, sid) in enumerate(stations.items())}
+    newly = sorted((p for p in holders if p["取得日期"] >= "2023-01-01"), key=lambda p: p["取得日期"])
+    worker_login = newly[0]
+    user("worker1", ["social_worker"], worker_id=worker_login["worker_id"])
+    user("auditor1", ["auditor"])
+    logins_file.write_text(json.dumps(passwords, indent=2))
+    logins_file.chmod(0o600)
+    result.logins = passwords
+
+    log("demo: monthly service reports, confirmed by the station managers ...")
+    for name, station_id in stations.items():
+        staff = [p for p in people if p["所在社工站"] == name]
+        for month in months(SERVICE_FROM, last_month(today)):
+            entries = [{"worker_id": p["worker_id"], "full_time": True, "service_hours": 168}
+                       for p in staff if p["入职日期"][:7] <= month]
+            if not entries:
+                continue
+            report = managers[name].post("/projects/v1/service-reports",
+                                         {"station_id": station_id, "month": month, "entries": entries})
+            managers[name].post(f"/projects/v1/service-reports/{report['id']}/confirm")
+            result.reports += 1
+
+    log("demo: subsidy applications and disbursements ...")
+    probe = newly[0]["worker_id"]
+    wait_until(lambda: admin.get(f"/subsidy/v1/workers/{probe}/eligibility",
+                                 params={"policy": POLICY, "through": last_month(today)})["payable_months"],
+               timeout=180, what="service months reaching the subsidy service")
+    # 14 approved applications, as in the report ("14 people have received ..."); worker1 (newly[0]) is left
+    # to apply from the mobile client in the README tour.
+    for person in newly[1:15]:
+        manager = managers[person["所在社工站"]]
+        # the manager sees the worker once the worker's service months have reached the subsidy service
+        wait_until(lambda m=manager, w=person["worker_id"]: m.get(
+            f"/subsidy/v1/workers/{w}/eligibility", params={"policy": POLICY, "through": last_month(today)},
+            expect=(200, 404)).get("payable_months"), timeout=180, what="a worker's months in the subsidy service")
+        application = manager.post("/subsidy/v1/applications", {"worker_id": person["worker_id"], "policy": POLICY})
+        admin.post(f"/subsidy/v1/applications/{application['id']}/approve")
+    for month in ("2025-06", "2025-12", last_month(today)):
+        batch = admin.post("/subsidy/v1/disbursements", {"policy": POLICY, "month": month}, expect=(200, 201))
+        for line in admin.all(f"/subsidy/v1/disbursements/{batch['id']}/lines"):
+            admin.post(f"/subsidy/v1/disbursements/{batch['id']}/lines/{line['id']}/mark", {"status": "paid"})
+    summary = admin.get("/subsidy/v1/reports/summary", params={"policy": POLICY, "from": "2023-01",
+                                                               "to": last_month(today)})
+    result.paid_people, result.paid_fen = summary["people"], summary["total_fen"]
+
+    log("demo: a micro-project fund call with projects in several states ...")
+    load_projects(admin, managers, stations, people, today)
+    return result
+
+
+def load_projects(admin: Api, managers: dict[str, Api], stations: dict[str, str], people: list[dict],
+                  today: date) -> None:
+    call = admin.post("/projects/v1/calls", {
+        "year": today.year, "title": f"{today.year}年社区发展基金小微项目", "total_budget_fen": 50_000_000,
+        "categories": ["elderly", "children", "hardship", "disability"],
+        "window_opens": f"{today.year}-01-01", "window_closes": f"{today.year}-12-31", "division_code": DIVISION})
+    plans = [  # (station, title, category, final state)
+        ("乌兰镇社工站", "银龄互助 · 独居老人探访", "elderly", "in_progress"),
+        ("棋盘井镇社工站", "困境儿童四点半课堂", "children", "completed"),
+        ("蒙西镇社工站", "低保特困家庭生计支持", "hardship", "approved"),
+        ("木凯淖尔镇社工站", "重残人员居家照护", "disability", "submitted"),
+        ("苏米图苏木社工站", "留守老人互助小组", "elderly", "rejected"),
+        ("阿尔巴斯苏木社工站", "空巢老人健康讲座", "elderly", "draft"),
+    ]
+    for station, title, category, final in plans:
+        manager = managers[station]
+        project = manager.post("/projects/v1/projects", {
+            "call_id": call["id"], "station_id": stations[station], "lead_organization": station, "title": title,
+            "category": category, "goals": f"{title}：每月开展服务", "requested_budget_fen": 2_000_000,
+            "partners": [{"kind": "community", "name": f"{station[:-3]}社区", "role": "场地与动员", "contribution": "活动场地"},
+                         {"kind": "volunteer", "name": "社区志愿者服务队", "role": "入户探访", "contribution": "每周 20 小时"},
+                         {"kind": "charitable_resource", "name": "爱心企业", "role": "物资", "contribution": "米面油"}]})
+        pid = project["id"]
+        if final == "draft":
+            continue
+        manager.post(f"/projects/v1/projects/{pid}/submit")
+        if final == "submitted":
+            continue
+        if final == "rejected":
+            admin.post(f"/projects/v1/projects/{pid}/reject", {"reason": "与已有项目重复"})
+            continue
+        admin.post(f"/projects/v1/projects/{pid}/approve", {"approved_budget_fen": 1_800_000})
+        if final == "approved":
+            continue
+        manager.post(f"/projects/v1/projects/{pid}/start")
+        staff = [p["worker_id"] for p in people if p["所在社工站"] == station][:2]
+        for day in (5, 19):
+            manager.post(f"/projects/v1/projects/{pid}/activities", {
+                "date": date(today.year, today.month, min(day, today.day)).isoformat(), "title": f"{title}（第{day}日）",
+                "worker_ids": staff, "beneficiaries": {category: 12}, "volunteer_count": 6, "volunteer_hours": 18,
+                "expense_fen": 80_000})
+        if final == "completed":
+            manager.post(f"/projects/v1/projects/{pid}/complete")
+
+
+def load_demo_if_available(stack) -> DemoResult:
+    """Called by `make run` once the services are ready."""
+    from devstack.stack import STATE, SERVICES, dev_secrets  # noqa: PLC0415
+
+    return load_demo(f"http://127.0.0.1:{SERVICES['gateway']}",
+                     admin_password=dev_secrets()["GATEWAY_ADMIN_PASSWORD"], logins_file=STATE / "demo-logins.json")

@@ -6,10 +6,12 @@ so it can listen on TCP; as root it runs as a dedicated system user (PostgreSQL 
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -18,6 +20,14 @@ from pathlib import Path
 
 class StackError(RuntimeError):
     """A one-line, human-readable reason the stack cannot start."""
+
+
+def die_with_parent() -> None:
+    """preexec_fn for children: the kernel sends them SIGTERM if the launcher dies, even by SIGKILL (Linux)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except OSError:
+        pass
 
 
 def port_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -156,7 +166,8 @@ class EmbeddedBroker:
         url = f"tcp://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
             [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
-             "--storage-engine", "memory://tansu/"], stdout=out, stderr=out, start_new_session=True)
+             "--storage-engine", "memory://tansu/"], stdout=out, stderr=out, start_new_session=True,
+            preexec_fn=die_with_parent)
         if not wait_for_port(self.port, 15):
             self.stop()
             raise StackError(f"Kafka broker did not open port {self.port}")

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import httpx
 
-from devstack.embedded import EmbeddedBroker, EmbeddedPostgres, StackError, port_free
+from devstack.api import ApiError
+from devstack.embedded import EmbeddedBroker, EmbeddedPostgres, StackError, die_with_parent, port_free
 from shared.events.kafka import ensure_topics
 from shared.migrate import upgrade
 
@@ -103,7 +104,7 @@ class Stack:
                  "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
                  # nothing sits in front of the dev gateway: never trust a client's X-Forwarded-For
                  "--no-proxy-headers"],
-                cwd=ROOT, env=self.env, stdout=out, stderr=out)
+                cwd=ROOT, env=self.env, stdout=out, stderr=out, preexec_fn=die_with_parent)
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
@@ -152,11 +153,13 @@ def run(*, load_demo: bool = True) -> int:
         print("starting the services ...", flush=True)
         stack.start_services()
         stack.wait_ready()
+        demo = None
         if load_demo:
             from devstack.demo import load_demo_if_available  # noqa: PLC0415
 
-            load_demo_if_available(stack)
-        print_banner(stack)
+            print("loading the demo data through the API (first start only) ...", flush=True)
+            demo = load_demo_if_available(stack)
+        print_banner(stack, demo)
         while True:
             for svc, child in stack.children.items():
                 if child.poll() is not None:
@@ -165,14 +168,14 @@ def run(*, load_demo: bool = True) -> int:
     except KeyboardInterrupt:
         print("\nstopping ...", flush=True)
         return 0
-    except StackError as exc:
+    except (StackError, ApiError, TimeoutError) as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 1
     finally:
         stack.stop()
 
 
-def print_banner(stack: Stack) -> None:
+def print_banner(stack: Stack, demo=None) -> None:
     s = dev_secrets()
     lines = [
         "", "Social-work platform is running:",
@@ -183,6 +186,12 @@ def print_banner(stack: Stack) -> None:
         f"  kafka     {stack.env['KAFKA_BOOTSTRAP_SERVERS']}",
         f"  admin login: {s['GATEWAY_ADMIN_USERNAME']} / {s['GATEWAY_ADMIN_PASSWORD']}",
         f"  (generated at first start into {STATE}/secrets.json)",
-        "Press Ctrl-C to stop everything.",
     ]
+    if demo is not None:
+        lines.append("  demo logins (password grant at /auth/token; also in demo-logins.json):")
+        lines += [f"    {name:<10} {password}" for name, password in demo.logins.items()]
+        if not demo.skipped:
+            lines.append(f"  demo: {demo.workers} workers, {demo.reports} confirmed service reports, "
+                         f"subsidy paid to {demo.paid_people} people: {demo.paid_fen / 100:,.2f} yuan")
+    lines.append("Press Ctrl-C to stop everything.")
     print("\n".join(lines), flush=True)

@@ -5,6 +5,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -13,10 +17,11 @@ from typing import Any
 
 import httpx
 import jwt
+import psutil
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 
-from devstack.embedded import EmbeddedPostgres
+from devstack.embedded import EmbeddedPostgres, free_port
 from shared.migrate import upgrade
 
 ISSUER = "socialwork-gateway"
@@ -93,3 +98,49 @@ def assert_problem(response: httpx.Response, status: int, *, field: str | None =
     if field is not None:
         assert body.get("field") == field or field in body["detail"], body
     return body
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def launch_stack(tmp_path, extra_env=None, *, demo: bool = False):
+    """`make run`'s launcher as a real process on free ports with its own state folder."""
+    ports = {name: free_port() for name in ("GATEWAY", "REGISTRY", "SUBSIDY", "PROJECTS", "POSTGRES", "BROKER")}
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_DATABASE_URL")
+           and k != "KAFKA_BOOTSTRAP_SERVERS"}
+    env.update({f"{k}_PORT": str(v) for k, v in ports.items()})
+    env.update({"SOCIALWORK_STATE_DIR": str(tmp_path / "state"), "PYTHONUNBUFFERED": "1"})
+    env.update(extra_env or {})
+    command = [sys.executable, "-m", "devstack", "run", "--demo" if demo else "--no-demo"]
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return proc, ports
+
+
+def stop_stack(proc) -> None:
+    """Stop a launcher the way a person would (Ctrl-C), so it takes its children down even if a test failed."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def read_until(proc, marker: str, timeout: float) -> str:
+    out = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        out.append(line)
+        if marker in line:
+            return "".join(out)
+    raise AssertionError(f"launcher did not print {marker!r}; output:\n" + "".join(out))
+
+
+def alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE  # no init reaps here
+    except psutil.NoSuchProcess:
+        return False

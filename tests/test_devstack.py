@@ -2,56 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import time
 
 import httpx
 import psutil
 
-from devstack.embedded import free_port
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _launch(tmp_path, extra_env=None):
-    ports = {name: free_port() for name in ("GATEWAY", "REGISTRY", "SUBSIDY", "PROJECTS", "POSTGRES", "BROKER")}
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_DATABASE_URL")
-           and k != "KAFKA_BOOTSTRAP_SERVERS"}
-    env.update({f"{k}_PORT": str(v) for k, v in ports.items()})
-    env.update({"SOCIALWORK_STATE_DIR": str(tmp_path / "state"), "PYTHONUNBUFFERED": "1"})
-    env.update(extra_env or {})
-    proc = subprocess.Popen([sys.executable, "-m", "devstack", "run", "--no-demo"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    return proc, ports
-
-
-def _read_until(proc, marker: str, timeout: float) -> str:
-    out = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        out.append(line)
-        if marker in line:
-            return "".join(out)
-    raise AssertionError(f"launcher did not print {marker!r}; output:\n" + "".join(out))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE  # no init reaps here
-    except psutil.NoSuchProcess:
-        return False
+from tests.support import alive, launch_stack, read_until, stop_stack
 
 
 def test_run_brings_everything_up_and_ctrl_c_leaves_no_process(tmp_path):
-    proc, ports = _launch(tmp_path)
+    proc, ports = launch_stack(tmp_path)
     try:
-        output = _read_until(proc, "Press Ctrl-C", timeout=180)
+        output = read_until(proc, "Press Ctrl-C", timeout=180)
         assert f"http://127.0.0.1:{ports['GATEWAY']}" in output
         assert "admin login: admin / " in output
         for name in ("GATEWAY", "REGISTRY", "SUBSIDY", "PROJECTS"):
@@ -65,12 +27,11 @@ def test_run_brings_everything_up_and_ctrl_c_leaves_no_process(tmp_path):
         postgres_pid = int((tmp_path / "state" / "pgdata" / "postmaster.pid").read_text().split()[0])
         proc.send_signal(signal.SIGINT)
         assert proc.wait(60) == 0
-        gone, alive = psutil.wait_procs(descendants, timeout=10)
-        assert not alive, alive
-        assert not _alive(postgres_pid)
+        _, still = psutil.wait_procs(descendants, timeout=10)
+        assert not still, still
+        assert not alive(postgres_pid)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        stop_stack(proc)
 
 
 def test_busy_port_stops_with_one_clear_line(tmp_path):
@@ -80,8 +41,29 @@ def test_busy_port_stops_with_one_clear_line(tmp_path):
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         busy = holder.getsockname()[1]
-        proc, _ = _launch(tmp_path, {"BROKER_PORT": str(busy)})
+        proc, _ = launch_stack(tmp_path, {"BROKER_PORT": str(busy)})
         output, _ = proc.communicate(timeout=120)
     assert proc.returncode == 1
     assert f"error: port {busy} for the Kafka broker is busy" in output
     assert "Traceback" not in output
+
+
+def test_children_die_with_a_killed_launcher(tmp_path):
+    """Even kill -9 of the launcher leaves no service or broker behind (PR_SET_PDEATHSIG)."""
+    proc, _ = launch_stack(tmp_path)
+    try:
+        read_until(proc, "Press Ctrl-C", timeout=180)
+        children = psutil.Process(proc.pid).children(recursive=True)
+        assert children
+        postgres_pid = int((tmp_path / "state" / "pgdata" / "postmaster.pid").read_text().split()[0])
+        proc.kill()
+        proc.wait(10)
+        _, still = psutil.wait_procs(children, timeout=15)
+        assert not [p for p in still if alive(p.pid)], still
+    finally:
+        stop_stack(proc)
+        # PostgreSQL is daemonized by pg_ctl and outlives a SIGKILLed launcher; the next start stops it.
+        from devstack.embedded import EmbeddedPostgres
+
+        EmbeddedPostgres(tmp_path / "state" / "pgdata", 0).stop(mode="immediate")
+        assert not alive(postgres_pid)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, false, or_, select, true
+import uuid
+
+from sqlalchemy import ColumnElement, Uuid, false, literal, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subsidy.facts.models import ServiceMonthFact
 from shared.auth import Principal
+from shared.errors import NotFound
 
 
 def readable_workers(principal: Principal, worker_col) -> ColumnElement[bool]:
@@ -22,3 +26,13 @@ def readable_workers(principal: Principal, worker_col) -> ColumnElement[bool]:
     if not clauses:
         return false()
     return or_(*clauses)
+
+
+async def ensure_readable(*, session: AsyncSession, principal: Principal, worker_id: uuid.UUID) -> None:
+    """404 for a worker this caller may not see (so a scoped list is not mistaken for an empty one)."""
+    if principal.reads_everything:
+        return
+    ok = await session.scalar(select(literal(True)).where(
+        readable_workers(principal, literal(worker_id, Uuid()))))
+    if not ok:
+        raise NotFound("no such worker")

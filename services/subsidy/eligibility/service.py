@@ -4,24 +4,14 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Uuid, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.subsidy.access import readable_workers
+from services.subsidy.access import ensure_readable
 from services.subsidy.eligibility import rules
 from services.subsidy.facts.repository import load_facts
 from services.subsidy.policies.service import terms_of, versions
 from shared.auth import Principal
-from shared.errors import Invalid, NotFound
-
-
-async def ensure_readable(*, session: AsyncSession, principal: Principal, worker_id: uuid.UUID) -> None:
-    if principal.reads_everything:
-        return
-    ok = await session.scalar(select(literal(True)).where(
-        readable_workers(principal, literal(worker_id, Uuid()))))
-    if not ok:
-        raise NotFound("no such worker")
+from shared.errors import Invalid
 
 
 async def eligibility(*, session: AsyncSession, principal: Principal, worker_id: uuid.UUID, policy_code: str,

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from services.subsidy.access import ensure_readable
 from services.subsidy.ledger import service
 from services.subsidy.ledger.models import LedgerLine, RecoveryItem
 from services.subsidy.ledger.schemas import (
@@ -78,7 +79,8 @@ async def create_award(body: AwardCreate, session: SessionDep, principal: Curren
 @router.get("/v1/workers/{worker_id}/payments", response_model=Page[LineRead], tags=["payments"])
 async def list_worker_payments(worker_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal,
                                params: Params):
-    """A worker's ledger: subsidy months and awards (the worker sees only their own)."""
+    """A worker's ledger: subsidy months and awards (the worker sees only their own; others get 404)."""
+    await ensure_readable(session=session, principal=principal, worker_id=worker_id)
     items, cursor = await paginate(session, service.worker_payments(principal, worker_id), params,
                                    keys=[LedgerLine.id], kinds=[int])
     return {"items": items, "next_cursor": cursor}
