@@ -16,6 +16,7 @@ run: $(STAMP)
 	$(PY) -m devstack run
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
 bench: $(STAMP)

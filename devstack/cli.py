@@ -116,3 +116,26 @@ def rotate_signing_key() -> None:
 
     kid = asyncio.run(rotate_signing_key_in_database(_settings("gateway").database_url))
     typer.echo(f"new signing key: {kid}")
+
+
+@app.command("export-disbursement")
+def export_disbursement(
+    month: Annotated[str, typer.Argument(help="YYYY-MM")],
+    fmt: Annotated[str, typer.Option("--format", help="xlsx or csv")] = "xlsx",
+    policy: Annotated[str, typer.Option(help="policy code")] = "otog-talent-subsidy",
+    gateway: Annotated[str, typer.Option(help="gateway URL")] = "http://127.0.0.1:8000",
+    username: Annotated[str, typer.Option(help="a bureau_admin")] = "admin",
+    password: Annotated[str | None, typer.Option(help="defaults to the dev admin password")] = None,
+) -> None:
+    """Write the month's disbursement batch to a file, through the API (POST /disbursements creates the
+    batch the first time and returns the same batch after, exactly as for any API client)."""
+    from devstack.api import Api  # noqa: PLC0415
+    from devstack.stack import dev_secrets  # noqa: PLC0415
+
+    admin = Api.login(gateway, username, password or dev_secrets()["GATEWAY_ADMIN_PASSWORD"])
+    batch = admin.post("/subsidy/v1/disbursements", {"policy": policy, "month": month}, expect=(200, 201))
+    response = admin.get(f"/subsidy/v1/disbursements/{batch['id']}/export", params={"format": fmt})
+    path = f"disbursement-{policy}-{month}.{fmt}"
+    with open(path, "wb") as out:
+        out.write(response.content)
+    typer.echo(f"{path}: {batch['line_count']} lines, {batch['total_fen'] / 100:,.2f} yuan")

@@ -171,9 +171,10 @@ def load_projects(admin: Api, managers: dict[str, Api], stations: dict[str, str]
         project = manager.post("/projects/v1/projects", {
             "call_id": call["id"], "station_id": stations[station], "lead_organization": station, "title": title,
             "category": category, "goals": f"{title}：每月开展服务", "requested_budget_fen": 2_000_000,
-            "partners": [{"kind": "community", "name": f"{station[:-3]}社区", "role": "场地与动员", "contribution": "活动场地"},
-                         {"kind": "volunteer", "name": "社区志愿者服务队", "role": "入户探访", "contribution": "每周 20 小时"},
-                         {"kind": "charitable_resource", "name": "爱心企业", "role": "物资", "contribution": "米面油"}]})
+            "partners": [
+                {"kind": "community", "name": f"{station[:-3]}社区", "role": "场地与动员", "contribution": "活动场地"},
+                {"kind": "volunteer", "name": "社区志愿者服务队", "role": "入户探访", "contribution": "每周 20 小时"},
+                {"kind": "charitable_resource", "name": "爱心企业", "role": "物资", "contribution": "米面油"}]})
         pid = project["id"]
         if final == "draft":
             continue
@@ -190,7 +191,8 @@ def load_projects(admin: Api, managers: dict[str, Api], stations: dict[str, str]
         staff = [p["worker_id"] for p in people if p["所在社工站"] == station][:2]
         for day in (5, 19):
             manager.post(f"/projects/v1/projects/{pid}/activities", {
-                "date": date(today.year, today.month, min(day, today.day)).isoformat(), "title": f"{title}（第{day}日）",
+                "date": date(today.year, today.month, min(day, today.day)).isoformat(),
+                "title": f"{title}（第{day}日）",
                 "worker_ids": staff, "beneficiaries": {category: 12}, "volunteer_count": 6, "volunteer_hours": 18,
                 "expense_fen": 80_000})
         if final == "completed":
@@ -199,7 +201,7 @@ def load_projects(admin: Api, managers: dict[str, Api], stations: dict[str, str]
 
 def load_demo_if_available(stack) -> DemoResult:
     """Called by `make run` once the services are ready."""
-    from devstack.stack import STATE, SERVICES, dev_secrets  # noqa: PLC0415
+    from devstack.stack import SERVICES, STATE, dev_secrets  # noqa: PLC0415
 
     return load_demo(f"http://127.0.0.1:{SERVICES['gateway']}",
                      admin_password=dev_secrets()["GATEWAY_ADMIN_PASSWORD"], logins_file=STATE / "demo-logins.json")
