@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test bench lint lock clean
+.PHONY: run test bench bench-all lint lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
@@ -21,6 +21,14 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/events.py
+
+# Every benchmark (several minutes): import, disbursement, consumer, gateway, load.
+bench-all: bench
+	$(PY) bench/import.py
+	$(PY) bench/disbursement.py
+	$(PY) bench/consumer.py
+	$(PY) bench/gateway.py
+	$(PY) bench/load.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.logs import request_id_var
@@ -86,7 +88,77 @@ def _loc_to_field(loc: tuple | list) -> str:
     return ".".join(parts) or ".".join(str(p) for p in loc)
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "description": "RFC 9457 problem details; `field` names the offending input, `errors` lists every invalid one.",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "request_id": {"type": ["string", "null"]},
+        "field": {"type": "string"},
+        "errors": {"type": "array", "items": {
+            "type": "object", "required": ["field", "message"],
+            "properties": {"field": {"type": "string"}, "message": {"type": "string"},
+                           "type": {"type": ["string", "null"]}}}},
+    },
+}
+
+
+def document_problems(spec: dict) -> dict:
+    """Describe errors as they are sent: 422 and every other error status are problem+json (FastAPI's
+    generated 422 says application/json with its HTTPValidationError body)."""
+    content = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for item in spec.get("paths", {}).values():
+        for operation in item.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            for status, response in responses.items():
+                if status.isdigit() and int(status) >= 400:
+                    response["content"] = content
+            responses.setdefault("default", {"description": "Problem details (any other error)", "content": content})
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    schemas["Problem"] = PROBLEM_SCHEMA
+    return spec
+
+
+# Data exceptions (SQLSTATE class 22) the database raises for a value a request carried: 22000 is also what
+# asyncpg raises when it cannot encode an argument (an integer beyond the column's range).
+_INPUT_DATA_ERRORS = {
+    "22000": "a value is out of range for storage",
+    "22003": "a number is out of range",
+    "22008": "a date or time is out of range",
+    "22021": "text contains a character that cannot be stored (NUL)",
+}
+_REASON_RE = re.compile(r"\(([^()]*out of [^()]*range)\)\s*$")
+
+
+def _database_unavailable(exc: DBAPIError) -> bool:
+    """Connection exceptions (SQLSTATE class 08), the server shutting down or starting up (57P01-57P03), or a
+    connection that died under the statement: the request can be retried once the database is back."""
+    sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
+    return (exc.connection_invalidated or sqlstate.startswith("08") or sqlstate in {"57P01", "57P02", "57P03"}
+            or isinstance(exc.orig, ConnectionError)
+            or type(exc.orig).__name__ in {"ConnectionDoesNotExistError", "CannotConnectNowError"})
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    generate_openapi = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(generate_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError):
         headers = exc.extra.pop("headers", None)
@@ -103,6 +175,26 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
         return problem(422, "Invalid input", detail, request=request, field=first["field"] or None,
                        errors=errors)
+
+    @app.exception_handler(ConnectionError)
+    async def _connection_lost(request: Request, exc: ConnectionError):
+        """The database refused or dropped the connection (it is restarting): retry later, not a bug."""
+        log.warning("database unavailable on %s %s: %r", request.method, request.url.path, exc)
+        return problem(503, "Service unavailable", "the database is unavailable; retry shortly", request=request,
+                       headers={"Retry-After": "1"})
+
+    @app.exception_handler(DBAPIError)
+    async def _data_error(request: Request, exc: DBAPIError):
+        """The last line of defence for input the schemas let through (they should bound it, naming the field)."""
+        if _database_unavailable(exc):
+            return await _connection_lost(request, exc)  # type: ignore[arg-type]
+        sqlstate = getattr(exc.orig, "sqlstate", None)
+        if sqlstate not in _INPUT_DATA_ERRORS:
+            raise exc
+        reason = _REASON_RE.search(str(exc.orig).splitlines()[0] if str(exc.orig) else "")
+        detail = _INPUT_DATA_ERRORS[sqlstate] + (f" ({reason.group(1)})" if reason else "")
+        log.warning("input rejected by the database on %s %s: %s", request.method, request.url.path, exc.orig)
+        return problem(422, "Invalid input", detail, request=request)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):

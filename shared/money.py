@@ -7,7 +7,13 @@ from typing import Annotated
 
 from pydantic import Field
 
-Fen = Annotated[int, Field(ge=0, description="amount in fen (1 yuan = 100 fen)", examples=[30000])]
+# 10 billion yuan: above any real amount, far enough below bigint that sums of amounts cannot overflow.
+MAX_FEN = 10**12
+INT4_MAX = 2**31 - 1
+
+Fen = Annotated[int, Field(ge=0, le=MAX_FEN, description="amount in fen (1 yuan = 100 fen)", examples=[30000])]
+# A monthly subsidy rate: stored in a PostgreSQL integer.
+RateFen = Annotated[int, Field(ge=0, le=INT4_MAX, description="monthly rate in fen", examples=[30000])]
 
 
 def yuan_to_fen(yuan: int | str | Decimal) -> int:

@@ -4,6 +4,15 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import Annotated
+
+from pydantic import Field
+
+# A calendar month "YYYY-MM": ASCII digits only (a regex \d also matches other scripts' digits) and a year from
+# 1000 (year 0000 is no date: it failed deep in date arithmetic).
+MONTH_PATTERN = r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])$"
+# A number of people or hours counted by a person: non-negative and within a PostgreSQL integer.
+Count = Annotated[int, Field(ge=0, le=2**31 - 1)]
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"

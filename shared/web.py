@@ -20,6 +20,7 @@ from shared.events.kafka import broker_reachable
 from shared.events.outbox import OutboxRelay
 from shared.logs import RequestIdMiddleware, configure_logging
 from shared.metrics import install_metrics
+from shared.nul_guard import RejectNulMiddleware
 from shared.settings import ServiceSettings
 
 log = logging.getLogger("shared.web")
@@ -76,6 +77,7 @@ def create_service_app(
 
     app = FastAPI(title=title, version="1.0.0", lifespan=lifespan, generate_unique_id_function=operation_id)
     install_metrics(app, settings.service_name)
+    app.add_middleware(RejectNulMiddleware)  # inside the request id middleware: its 422s carry the id
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
 

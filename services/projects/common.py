@@ -14,8 +14,9 @@ from pydantic import Field
 from shared.auth import Principal
 from shared.errors import NotFound
 from shared.registry_client import RegistryClient
+from shared.validators import MONTH_PATTERN as SHARED_MONTH_PATTERN
 
-MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+MONTH_PATTERN = SHARED_MONTH_PATTERN
 Month = Annotated[str, Field(pattern=MONTH_PATTERN, examples=["2024-05"])]
 
 

@@ -225,31 +225,40 @@ class InboxConsumer:
         self.dead_lettered += 1
 
 
-async def redrive_dlq(*, bootstrap: str, topic: str, group_id: str, idle_seconds: float = 3.0) -> int:
-    """Re-publish this consumer group's dead letters of `topic` to the original topic; returns how many."""
-    consumer = make_consumer(bootstrap, dlq_topic(topic), group_id=f"{group_id}.redrive",
-                             client_id=f"{group_id}-redrive")
+async def redrive_dlq(*, bootstrap: str, topic: str, group_id: str) -> int:
+    """Re-publish this consumer group's dead letters of `topic` to the original topic; returns how many.
+
+    Only the letters present when it starts are taken (end offsets are read first): a message that is
+    still poison is dead-lettered again by the consumer, and must not be chased round and round.
+    Progress is committed under `<group>.redrive`, so a second run does not re-publish the same letters.
+    """
+    consumer = make_consumer(bootstrap, group_id=f"{group_id}.redrive", client_id=f"{group_id}-redrive")
     producer = make_producer(bootstrap, client_id=f"{group_id}-redrive")
     await consumer.start()
     await producer.start()
     count = 0
     try:
-        loop = asyncio.get_running_loop()
-        idle_since = loop.time()
-        while loop.time() - idle_since < idle_seconds:
-            batches = await consumer.getmany(timeout_ms=500)
-            if batches:
-                idle_since = loop.time()
-            for tp, records in batches.items():
+        await consumer.topics()  # metadata, so the partitions are known without joining a group
+        partitions = sorted(consumer.partitions_for_topic(dlq_topic(topic)) or ())
+        tps = [TopicPartition(dlq_topic(topic), p) for p in partitions]
+        consumer.assign(tps)
+        end = await consumer.end_offsets(tps)
+        pending = {tp for tp in tps if await consumer.position(tp) < end[tp]}
+        while pending:
+            for tp, records in (await consumer.getmany(*pending, timeout_ms=500)).items():
                 for record in records:
+                    if record.offset >= end[tp]:
+                        break
                     headers = dict(record.headers or [])
-                    if headers.get("dlq_consumer_group", b"").decode() != group_id:
-                        continue
-                    original = headers.get("dlq_original_topic", topic.encode()).decode()
-                    await producer.send_and_wait(original, value=record.value, key=record.key,
-                                                 headers=[("dlq_redriven", b"1")])
-                    count += 1
-                await consumer.commit({TopicPartition(tp.topic, tp.partition): records[-1].offset + 1})
+                    if headers.get("dlq_consumer_group", b"").decode() == group_id:
+                        original = headers.get("dlq_original_topic", topic.encode()).decode()
+                        await producer.send_and_wait(original, value=record.value, key=record.key,
+                                                     headers=[("dlq_redriven", b"1")])
+                        count += 1
+                done = min(records[-1].offset + 1, end[tp])
+                await consumer.commit({tp: done})
+                if done >= end[tp]:
+                    pending.discard(tp)
     finally:
         await consumer.stop()
         await producer.stop()

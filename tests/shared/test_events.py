@@ -244,3 +244,28 @@ async def test_relay_reports_broker_unavailable(db):
     async with make_sessionmaker(db)() as session:
         status = await outbox_status(session)
     assert status.pending >= 1 and status.dead == 0  # an outage never kills a row
+
+
+async def test_redrive_puts_dead_letters_back_on_the_original_topic(db, broker, consumer):
+    from shared.events.inbox import redrive_dlq
+
+    worker = uuid.uuid4()
+    producer = make_producer(broker.bootstrap, client_id="redrive")
+    await producer.start()
+    await producer.send_and_wait(TOPIC, b"{still not json", key=str(worker).encode())
+    await producer.stop()
+    await eventually(lambda: _dead_for(db, worker))
+    count = await redrive_dlq(bootstrap=broker.bootstrap, topic=TOPIC, group_id=consumer.group_id)
+    assert count >= 1
+    records = await read_topic(broker.bootstrap, TOPIC, want=10_000, timeout=3)
+    redriven = [r for r in records if r.key == str(worker).encode() and dict(r.headers or []).get("dlq_redriven")]
+    assert len(redriven) == 1 and redriven[0].value == b"{still not json"
+    # A second run takes nothing it already took: at most the letters the consumer wrote again for the
+    # messages the first run re-published (they are still poison).
+    assert await redrive_dlq(bootstrap=broker.bootstrap, topic=TOPIC, group_id=consumer.group_id) <= count
+
+
+async def _dead_for(engine, worker) -> bool:
+    async with engine.connect() as conn:
+        return bool((await conn.execute(text("SELECT count(*) FROM dead_letters WHERE payload = :p"),
+                                        {"p": "{still not json"})).scalar())

@@ -115,10 +115,12 @@ class Upstream:
         # One connection pool per upstream. Proxied requests go straight to its transport: the client's
         # per-request extras (default headers such as Accept-Encoding, cookie jar, redirects) do not belong
         # in a proxy. The client around the same pool serves the gateway's own calls (readyz, OpenAPI).
+        # Idle connections are dropped before the services' uvicorn closes them (its keep-alive is 5 s): reusing
+        # one the server is closing fails the request (ReadError), and a POST cannot be retried.
         self.transport = transport or ShardedTransport(
             shards=settings.upstream_pool_shards,
             limits=httpx.Limits(max_connections=settings.upstream_max_connections,
-                                max_keepalive_connections=settings.upstream_max_keepalive, keepalive_expiry=30),
+                                max_keepalive_connections=settings.upstream_max_keepalive, keepalive_expiry=4),
             retries=0, trust_env=False)
         self.client = httpx.AsyncClient(transport=self.transport, timeout=self.timeout, follow_redirects=False,
                                         trust_env=False, cookies=_no_cookies())

@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.money import Fen
+from shared.validators import Count
 
 
 class Beneficiaries(BaseModel):
@@ -16,18 +17,18 @@ class Beneficiaries(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    elderly: int = Field(default=0, ge=0)  # 一老
-    children: int = Field(default=0, ge=0)  # 一小
-    hardship: int = Field(default=0, ge=0)  # 一困: 低保, 特困
-    disability: int = Field(default=0, ge=0)  # 一残
-    living_alone: int = Field(default=0, ge=0)  # 独居
-    empty_nest: int = Field(default=0, ge=0)  # 空巢
-    left_behind: int = Field(default=0, ge=0)  # 留守
-    incapacitated: int = Field(default=0, ge=0)  # 失能
-    severely_disabled: int = Field(default=0, ge=0)  # 重残
-    women: int = Field(default=0, ge=0)  # 妇女
-    self_governance: int = Field(default=0, ge=0)  # 居民自治 participants
-    other: int = Field(default=0, ge=0)
+    elderly: Count = 0  # 一老
+    children: Count = 0  # 一小
+    hardship: Count = 0  # 一困: 低保, 特困
+    disability: Count = 0  # 一残
+    living_alone: Count = 0  # 独居
+    empty_nest: Count = 0  # 空巢
+    left_behind: Count = 0  # 留守
+    incapacitated: Count = 0  # 失能
+    severely_disabled: Count = 0  # 重残
+    women: Count = 0  # 妇女
+    self_governance: Count = 0  # 居民自治 participants
+    other: Count = 0
 
 
 class CharitableResource(BaseModel):
@@ -48,7 +49,7 @@ class ActivityCreate(BaseModel):
     title: str = Field(min_length=1, max_length=200)
     worker_ids: list[UUID] = Field(min_length=1, max_length=100)
     beneficiaries: Beneficiaries = Field(default_factory=Beneficiaries)
-    volunteer_count: int = Field(default=0, ge=0)
+    volunteer_count: Count = 0
     volunteer_hours: Decimal = Field(default=Decimal(0), ge=0, max_digits=10, decimal_places=2)
     charitable_resources: list[CharitableResource] = Field(default_factory=list, max_length=50)
     expense_fen: Fen = 0

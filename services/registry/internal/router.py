@@ -16,7 +16,7 @@ from services.registry.workers import repository as workers
 from services.registry.workers.models import Worker
 from shared.auth import CurrentPrincipal, Principal
 from shared.db import SessionDep
-from shared.validators import mask_id_number, mask_phone
+from shared.validators import MONTH_PATTERN, mask_id_number, mask_phone
 
 router = APIRouter(prefix="/v1/internal", tags=["internal"])
 
@@ -29,7 +29,7 @@ class EmploymentCheck(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     station_id: uuid.UUID
-    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    month: str = Field(pattern=MONTH_PATTERN)
     worker_ids: list[uuid.UUID] = Field(max_length=10000)
 
 

@@ -11,9 +11,10 @@ from services.subsidy.eligibility import service
 from services.subsidy.eligibility.schemas import EligibilityRead
 from shared.auth import CurrentPrincipal
 from shared.db import SessionDep
+from shared.validators import MONTH_PATTERN
 
 router = APIRouter(prefix="/v1/workers", tags=["eligibility"])
-MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+MONTH = MONTH_PATTERN
 
 
 @router.get("/{worker_id}/eligibility", response_model=EligibilityRead)

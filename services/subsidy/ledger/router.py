@@ -52,7 +52,11 @@ async def list_disbursement_lines(disbursement_id: uuid.UUID, session: SessionDe
     return {"items": items, "next_cursor": cursor}
 
 
-@router.get("/v1/disbursements/{disbursement_id}/export")
+@router.get("/v1/disbursements/{disbursement_id}/export", response_class=Response, responses={200: {
+    "description": "the batch as a file",
+    "content": {"text/csv": {"schema": {"type": "string"}},
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                    "schema": {"type": "string", "format": "binary"}}}}})
 async def export_disbursement(disbursement_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal,
                               request: Request, format: Annotated[Literal["csv", "xlsx"], Query()] = "csv"):
     """CSV (UTF-8 with BOM) or XLSX: worker, name and masked ID number from the registry, month, amount, total."""

@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.money import Fen
+from shared.money import RateFen
 
 
 class PolicyVersionCreate(BaseModel):
@@ -17,9 +17,9 @@ class PolicyVersionCreate(BaseModel):
     name: str | None = Field(None, min_length=1, max_length=200)
     division_code: str | None = Field(None, pattern=r"^\d{2,12}$")
     certificates_from: date | None = None
-    rate_senior_fen: Fen | None = None
-    rate_intermediate_fen: Fen | None = None
-    rate_assistant_fen: Fen | None = None
+    rate_senior_fen: RateFen | None = None
+    rate_intermediate_fen: RateFen | None = None
+    rate_assistant_fen: RateFen | None = None
     qualifying_months: int | None = Field(None, ge=1, le=120)
     cap_months: int | None = Field(None, ge=1, le=600)
     effective_from: date
@@ -39,9 +39,9 @@ class PolicyVersionUpdate(BaseModel):
     name: str | None = Field(None, min_length=1, max_length=200)
     division_code: str | None = Field(None, pattern=r"^\d{2,12}$")
     certificates_from: date | None = None
-    rate_senior_fen: Fen | None = None
-    rate_intermediate_fen: Fen | None = None
-    rate_assistant_fen: Fen | None = None
+    rate_senior_fen: RateFen | None = None
+    rate_intermediate_fen: RateFen | None = None
+    rate_assistant_fen: RateFen | None = None
     qualifying_months: int | None = Field(None, ge=1, le=120)
     cap_months: int | None = Field(None, ge=1, le=600)
     effective_from: date | None = None

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Query
 from services.subsidy.reports import service
 from shared.auth import CurrentPrincipal
 from shared.db import SessionDep
+from shared.validators import MONTH_PATTERN
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
-MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+MONTH = MONTH_PATTERN
 
 
 @router.get("/summary")

@@ -1,0 +1,59 @@
+"""The gateway's per-caller rate limit holds against a real burst: 429 problem+json with Retry-After."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+
+from tests.security.conftest import RATE_BURST, RATE_PER_SECOND
+from tests.support import assert_problem
+
+BURST_REQUESTS = 3 * RATE_BURST
+CONCURRENCY = 32
+
+
+async def _burst(url: str, headers: dict) -> tuple[list[httpx.Response], float]:
+    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+    async with httpx.AsyncClient(headers=headers, limits=limits, timeout=30) as client:
+        queue = list(range(BURST_REQUESTS))
+        responses: list[httpx.Response] = []
+
+        async def worker():
+            while queue:
+                queue.pop()
+                responses.append(await client.get(url))
+
+        started = time.monotonic()
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        return responses, time.monotonic() - started
+
+
+async def test_a_burst_above_the_limit_gets_429_with_retry_after(suite):
+    api = suite.login("auditor1")
+    headers = {"Authorization": f"Bearer {api.token}"}
+    responses, elapsed = await _burst(f"{suite.gateway}/.well-known/jwks.json", headers)
+    ok = [r for r in responses if r.status_code == 200]
+    limited = [r for r in responses if r.status_code == 429]
+    assert len(ok) + len(limited) == BURST_REQUESTS, {r.status_code for r in responses}
+    # The bucket holds RATE_BURST and refills RATE_PER_SECOND: no more than that can have passed.
+    assert RATE_BURST <= len(ok) <= RATE_BURST + RATE_PER_SECOND * elapsed + 5, (len(ok), elapsed)
+    assert BURST_REQUESTS > RATE_BURST + RATE_PER_SECOND * elapsed, f"burst too slow to test the limit: {elapsed}s"
+    assert limited, (len(ok), elapsed)
+    for response in limited[:20]:
+        assert_problem(response, 429)
+        assert int(response.headers["retry-after"]) >= 1
+
+    # The same caller's proxied API calls are limited too, right after the burst, and pass once it waited.
+    limits = httpx.Limits(max_connections=CONCURRENCY)
+    async with httpx.AsyncClient(base_url=suite.gateway, headers=headers, timeout=30, limits=limits) as client:
+        statuses = [r.status_code for r in await asyncio.gather(
+            *(client.get("/registry/v1/stations") for _ in range(RATE_PER_SECOND // 2)))]
+        assert 429 in statuses and set(statuses) <= {200, 429}, statuses
+        await asyncio.sleep(float(limited[-1].headers["retry-after"]) + 0.5)
+        assert (await client.get("/registry/v1/stations")).status_code == 200
+
+    # Another caller was never affected: buckets are per caller.
+    other = suite.login("manager1")
+    assert other.http.get("/registry/v1/stations").status_code == 200
