@@ -61,6 +61,7 @@ class InboxConsumer:
         self._consumer = None
         self._producer = None
         self._stopping = asyncio.Event()
+        self._next_offset: dict = {}  # per partition: the offset after the last record applied
 
     def stop(self) -> None:
         self._stopping.set()
@@ -118,16 +119,32 @@ class InboxConsumer:
                         self._consumer.seek(tp, records[0].offset)
                         await asyncio.sleep(1.0)
                         continue
+                    self._next_offset[tp] = records[-1].offset + 1
                     try:
                         await self._consumer.commit({tp: records[-1].offset + 1})
                     except Exception as exc:  # redelivery is harmless: the inbox deduplicates
                         log.warning("offset commit failed on %s: %r", tp, exc)
+                self._rewind_if_log_restarted()
         finally:
             with contextlib.suppress(Exception):
                 await self._consumer.stop()
             if self._producer is not None:
                 with contextlib.suppress(Exception):
                     await self._producer.stop()
+
+    def _rewind_if_log_restarted(self) -> None:
+        """A broker that lost its log (the embedded one is memory-only) starts offsets again at 0 and answers
+        fetches past its end with nothing, not OFFSET_OUT_OF_RANGE: a consumer would wait there forever.
+        When the high watermark falls below where we are, read the partition again from the start; the inbox
+        drops what was already applied."""
+        for tp in self._consumer.assignment():
+            highwater = self._consumer.highwater(tp)
+            ahead = self._next_offset.get(tp)
+            if highwater is not None and ahead is not None and ahead > highwater:
+                log.warning("%s: broker log ends at %s, before our offset %s (broker restarted?): rewinding",
+                            tp, highwater, ahead)
+                self._consumer.seek(tp, 0)
+                self._next_offset[tp] = 0
 
     async def _process(self, records) -> None:
         async with self.sessionmaker() as session, session.begin():

@@ -92,7 +92,8 @@ class OutboxStatus:
 
 class OutboxRelay:
     def __init__(self, *, engine: AsyncEngine, bootstrap: str, service: str, batch_size: int = 500,
-                 poll_interval: float = 1.0, max_attempts: int = 8, base_backoff: float = 0.5):
+                 poll_interval: float = 1.0, max_attempts: int = 8, base_backoff: float = 0.5,
+                 send_timeout: float = 15.0):
         self.engine = engine
         self.sessionmaker = make_sessionmaker(engine)
         self.bootstrap = bootstrap
@@ -101,6 +102,7 @@ class OutboxRelay:
         self.poll_interval = poll_interval
         self.max_attempts = max_attempts
         self.base_backoff = base_backoff
+        self.send_timeout = send_timeout
         self.published = 0
         self.is_leader = False
         self._producer = None
@@ -143,8 +145,11 @@ class OutboxRelay:
                 try:
                     value = json.dumps(row.payload, ensure_ascii=False).encode()
                     headers = [("ce_id", str(row.event_id).encode()), ("ce_type", row.payload["type"].encode())]
-                    delivery = await producer.send(row.topic, value=value, key=row.key.encode(), headers=headers)
-                    await delivery
+                    # Never wait forever on a broker that went away mid-request: a timeout is an outage.
+                    async with asyncio.timeout(self.send_timeout):
+                        delivery = await producer.send(row.topic, value=value, key=row.key.encode(),
+                                                       headers=headers)
+                        await delivery
                     sent.append(row.id)
                 except Exception as exc:
                     failed[row.id] = exc

@@ -1,0 +1,169 @@
+"""Process helpers of the fault tests: services as real uvicorn processes, a private broker, a private PostgreSQL.
+
+Every fault here is done to a process of the test's own (a broker, a PostgreSQL, a service), never to the
+session's `pg`/`broker`, so the rest of the suite never sees it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from devstack.embedded import EmbeddedBroker, EmbeddedPostgres, die_with_parent, free_port
+from shared.db import make_engine
+from shared.events.kafka import ensure_topics
+from tests.support import ROOT
+
+SERVICE_APPS = {
+    "registry": "services.registry.app:create_app",
+    "subsidy": "services.subsidy.app:create_app",
+    "projects": "services.projects.app:create_app",
+}
+
+
+class ServiceProcess:
+    """One service as `python -m uvicorn <factory> --factory --port P`, restartable on the same port."""
+
+    def __init__(self, service: str, *, database_url: str, bootstrap: str, jwks_json: str, log_dir: Path,
+                 extra_env: dict[str, str] | None = None):
+        self.service = service
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log_path = Path(log_dir) / f"{service}-{self.port}.log"
+        env = {k: v for k, v in os.environ.items() if not k.endswith("_DATABASE_URL")}
+        env.update({f"{service.upper()}_DATABASE_URL": database_url, "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+                    "AUTH_JWKS_JSON": jwks_json, "SOCIALWORK_ENV": "test", "LOG_LEVEL": "WARNING",
+                    "PYTHONUNBUFFERED": "1", **(extra_env or {})})
+        self.env = env
+        self.process: subprocess.Popen | None = None
+        self.starts = 0
+
+    def start(self, timeout: float = 30.0) -> None:
+        assert self.process is None or self.process.poll() is not None, "already running"
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
+        log.write(f"--- start {self.starts + 1}\n".encode())
+        log.flush()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", SERVICE_APPS[self.service], "--factory", "--host", "127.0.0.1",
+             "--port", str(self.port), "--log-level", "warning", "--no-access-log"],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
+        log.close()
+        self.starts += 1
+        self.wait_healthy(timeout)
+
+    def wait_healthy(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"{self.service} exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                if httpx.get(f"{self.base_url}/healthz", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError(f"{self.service} did not answer /healthz within {timeout}s:\n{self.log_tail()}")
+
+    def kill(self) -> None:
+        """SIGKILL: no lifespan shutdown, no rollback sent, the connection just drops."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    async def metric(self, name: str) -> float:
+        """One unlabelled-or-single-series gauge from the service's /metrics."""
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=10) as client:
+            body = (await client.get("/metrics")).text
+        for line in body.splitlines():
+            if line.startswith(name) and not line.startswith("#"):
+                return float(line.rsplit(" ", 1)[1])
+        raise AssertionError(f"no metric {name} in /metrics")
+
+
+@pytest.fixture
+def service_process(tmp_path, mint):
+    """Factory of service processes; every one started is stopped at the end of the test."""
+    started: list[ServiceProcess] = []
+
+    def make(service: str, *, database_url: str, bootstrap: str, **extra_env: str) -> ServiceProcess:
+        proc = ServiceProcess(service, database_url=database_url, bootstrap=bootstrap, jwks_json=mint.jwks_json,
+                              log_dir=tmp_path, extra_env=extra_env)
+        started.append(proc)
+        return proc
+
+    yield make
+    for proc in started:
+        proc.stop()
+
+
+@pytest.fixture
+async def private_broker(tmp_path):
+    """A broker of the test's own, free to be stopped and restarted (on the same port)."""
+    server = EmbeddedBroker(free_port(), log_path=tmp_path / "tansu.log")
+    server.start()
+    await ensure_topics(server.bootstrap)
+    yield server
+    if server.process is not None:
+        server.process.kill()  # memory-only: nothing to flush, and a SIGTERM waits up to 5 s for clients
+    server.stop()
+
+
+async def restart_broker(server: EmbeddedBroker, *, down_for: float = 0.0) -> None:
+    """Crash (SIGKILL) and start the memory-only broker on the same port; its topics, messages and committed
+    offsets are gone, so recreate the topics as `make run` does. (A SIGTERM waits up to 5 s for clients.)"""
+    if server.process is not None and server.process.poll() is None:
+        server.process.kill()
+    await asyncio.to_thread(server.stop)
+    await asyncio.sleep(down_for)
+    await asyncio.to_thread(server.start)
+    await ensure_topics(server.bootstrap)
+
+
+@pytest.fixture
+def private_pg(tmp_path):
+    """A PostgreSQL of the test's own, free to be stopped and started again (same port, same data)."""
+    server = EmbeddedPostgres(tmp_path / "pgdata", free_port(), fast=True, max_connections=100)
+    server.start()
+    yield server
+    server.stop(mode="immediate")
+
+
+async def scalar(url: str, sql: str, **params):
+    engine = make_engine(url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            return (await conn.execute(text(sql), params)).scalar()
+    finally:
+        await engine.dispose()
+
+
+async def rows(url: str, sql: str, **params) -> list:
+    engine = make_engine(url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            return (await conn.execute(text(sql), params)).all()
+    finally:
+        await engine.dispose()
