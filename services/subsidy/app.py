@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from services.subsidy.applications.router import router as applications_router
 from services.subsidy.eligibility.router import router as eligibility_router
 from services.subsidy.facts.handlers import HANDLERS
+from services.subsidy.ledger.metrics import install_ledger_metrics
 from services.subsidy.ledger.router import router as ledger_router
 from services.subsidy.policies.router import router as policies_router
 from services.subsidy.reports.router import router as reports_router
@@ -24,4 +25,5 @@ def create_app(settings: SubsidySettings | None = None, *, registry: RegistryCli
     # Without client credentials there is no token for the registry: exports then carry no names.
     configured = settings.client_id and settings.client_secret
     app.state.registry = registry or (RegistryClient.from_settings(settings) if configured else None)
+    install_ledger_metrics(app)
     return app

@@ -259,6 +259,11 @@ async def test_awards_reports_and_payments(client, events, mint, admin):
                                                                            ("subsidy", 30000)]
     theirs = await client.get(f"/v1/workers/{b}/payments", headers=mint.headers("social_worker", worker_id=a))
     assert_problem(theirs, 404)  # another worker's ledger does not exist for this caller
+    # disbursement totals on /metrics, straight from the ledger
+    metrics = (await client.get("/metrics")).text
+    awards = [float(line.split()[-1]) for line in metrics.splitlines()
+              if line.startswith('ledger_amount_fen{kind="award"')]
+    assert sum(awards) >= 1000000, [line for line in metrics.splitlines() if line.startswith("ledger_")]
 
 
 @pytest.fixture(scope="module")
