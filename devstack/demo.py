@@ -16,18 +16,11 @@ from pathlib import Path
 
 from devstack.api import Api, wait_until
 from devstack.demo_data import CENTRE, DIVISION, STAR_RATINGS, TOWNSHIPS, as_csv, demo_people
-from shared.validators import normalize_credit_code
+from shared.validators import credit_code_check_char
 
 POLICY = "otog-talent-subsidy"
 SERVICE_FROM = "2023-01"
 ORGANIZATION = ("鄂托克旗助力社会工作服务中心", "52150624MJ0000000")  # credit code completed with its check char
-USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-
-
-def credit_code(first17: str) -> str:
-    weights = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-    total = sum(USCC_CHARS.index(c) * w for c, w in zip(first17, weights, strict=True))
-    return normalize_credit_code(first17 + USCC_CHARS[(31 - total % 31) % 31])
 
 
 def months(first: str, last: str) -> list[str]:
@@ -72,7 +65,7 @@ def load_demo(base_url: str, *, admin_password: str, logins_file: Path, today: d
             "name": name, "kind": "township", "parent_id": centre["id"], "division_code": f"{DIVISION}{100 + i}",
             "star_rating": STAR_RATINGS.get(name)})["id"]
     admin.post("/registry/v1/organizations", {"name": ORGANIZATION[0], "type": "social_work_agency",
-                                              "credit_code": credit_code(ORGANIZATION[1])})
+                                              "credit_code": ORGANIZATION[1] + credit_code_check_char(ORGANIZATION[1])})
     hr_client = admin.post("/auth/clients", {"client_id": "hr-ordos", "name": "鄂尔多斯市人社系统",
                                              "kind": "hr_system"})
     hr = Api.client(base_url, hr_client["client_id"], hr_client["client_secret"])

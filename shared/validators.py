@@ -64,13 +64,17 @@ def mask_phone(phone: str) -> str:
     return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
 
 
+def credit_code_check_char(first17: str) -> str:
+    """The GB 32100 check character of a code's first 17 characters."""
+    total = sum(_USCC_CHARS.index(c) * w for c, w in zip(first17, _USCC_WEIGHTS, strict=True))
+    return _USCC_CHARS[(31 - total % 31) % 31]
+
+
 def normalize_credit_code(raw: str) -> str:
     """Return the canonical unified social credit code or raise ValueError saying what is wrong."""
     value = (raw or "").strip().upper()
     if not _USCC_RE.match(value):
         raise ValueError(f"must be 18 characters from {_USCC_CHARS}")
-    total = sum(_USCC_CHARS.index(c) * w for c, w in zip(value[:17], _USCC_WEIGHTS, strict=True))
-    expected = _USCC_CHARS[(31 - total % 31) % 31]
-    if value[17] != expected:
+    if value[17] != credit_code_check_char(value[:17]):
         raise ValueError("check character does not match (GB 32100)")
     return value
