@@ -75,7 +75,10 @@ def create_service_app(
                     await task
             await engine.dispose()
 
-    app = FastAPI(title=title, version="1.0.0", lifespan=lifespan, generate_unique_id_function=operation_id)
+    # FastAPI's built-in OpenTelemetry hooks are off: /metrics, request ids and traceparent are our own, and
+    # the hooks' per-request look-ups (environment, providers) cost ~5% of the gateway's CPU per request.
+    app = FastAPI(title=title, version="1.0.0", lifespan=lifespan, generate_unique_id_function=operation_id,
+                  telemetry={"tracing": False, "metrics": False, "logs": False})
     install_metrics(app, settings.service_name)
     app.add_middleware(RejectNulMiddleware)  # inside the request id middleware: its 422s carry the id
     app.add_middleware(RequestIdMiddleware)

@@ -7,7 +7,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
 from fastapi import FastAPI, Request
 from fastapi.middleware import Middleware
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -30,11 +29,10 @@ _REPLACED = {"/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/red
 
 
 async def _check_upstream(upstream: Upstream) -> str:
-    try:
-        response = await upstream.client.get(f"{upstream.base_url}/readyz", timeout=2.0)
-    except httpx.HTTPError:
+    status, _ = await upstream.get_json("/readyz", timeout=2.0)
+    if status == 0:
         return "unreachable"
-    return "ok" if response.status_code == 200 else f"not ready ({response.status_code})"
+    return "ok" if status == 200 else f"not ready ({status})"
 
 
 async def _check_database(app: FastAPI) -> str:
@@ -96,8 +94,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     async def docs() -> HTMLResponse:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="Social-work platform API")
 
-    for name in settings.upstreams():
-        app.router.routes.append(_lazy_route(name))
+    # The proxy routes are matched first: nearly every request is one, and matching is a scan of the routes.
+    app.router.routes[:0] = [_lazy_route(name) for name in settings.upstreams()]
 
     # Order, outermost first: CORS, request id (from the factory), body limit, rate limit.
     app.user_middleware.append(Middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes))

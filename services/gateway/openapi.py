@@ -7,7 +7,7 @@ import copy
 import time
 from typing import Any
 
-import httpx
+from services.gateway.proxy.upstream import Upstream
 
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
@@ -72,20 +72,17 @@ class MergedOpenAPI:
         self._at = 0.0
         self._lock = asyncio.Lock()
 
-    async def _fetch(self, client: httpx.AsyncClient, base_url: str) -> dict | None:
-        try:
-            response = await client.get(f"{base_url}/openapi.json", timeout=5.0)
-            response.raise_for_status()
-            return response.json()
-        except (httpx.HTTPError, ValueError):
-            return None
+    @staticmethod
+    async def _fetch(upstream: Upstream) -> dict | None:
+        status, spec = await upstream.get_json("/openapi.json", timeout=5.0)
+        return spec if status == 200 and isinstance(spec, dict) else None
 
     async def get(self, own: dict, upstreams: dict) -> dict:
         async with self._lock:
             if self._cached is not None and time.monotonic() - self._at < self.ttl:
                 return self._cached
             names = list(upstreams)
-            specs = await asyncio.gather(*(self._fetch(upstreams[n].client, upstreams[n].base_url) for n in names))
+            specs = await asyncio.gather(*(self._fetch(upstreams[n]) for n in names))
             merged = merge(own, dict(zip(names, specs, strict=True)))
             # An incomplete description is not kept long: the missing service may just be starting.
             self._cached, self._at = merged, time.monotonic() - (self.ttl - 5 if None in specs else 0)

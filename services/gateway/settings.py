@@ -40,12 +40,8 @@ class GatewaySettings(ServiceSettings):
     # Upstream HTTP: one pooled client per upstream.
     upstream_connect_timeout: float = 2.0
     upstream_read_timeout: float = 30.0
-    upstream_write_timeout: float = 30.0
     upstream_pool_timeout: float = 2.0
     upstream_max_connections: int = 256
-    upstream_max_keepalive: int = 64
-    # The pool is split in this many small httpx pools (see proxy/pool.py: httpcore's cost grows with pool size).
-    upstream_pool_shards: int = 8
     # Idempotent requests are retried on connect errors, at most this many times each,
     # and only while retries stay under retry_budget_ratio of recent requests (plus a small floor).
     retry_attempts: int = 2
