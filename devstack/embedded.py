@@ -144,8 +144,9 @@ class EmbeddedPostgres:
 class EmbeddedBroker:
     """Tansu, memory-only: topics and offsets vanish when it stops."""
 
-    def __init__(self, port: int, *, log_path: Path | None = None):
+    def __init__(self, port: int, *, log_path: Path | None = None, advertised_port: int | None = None):
         self.port = port
+        self.advertised_port = advertised_port or port  # another port when clients reach it through a proxy
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
 
@@ -165,7 +166,8 @@ class EmbeddedBroker:
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         url = f"tcp://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
-            [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
+            [binary, "broker", "--listener-url", url, "--advertised-listener-url",
+             f"tcp://127.0.0.1:{self.advertised_port}",
              "--storage-engine", "memory://tansu/"], stdout=out, stderr=out, start_new_session=True,
             preexec_fn=die_with_parent)
         if not wait_for_port(self.port, 15):
