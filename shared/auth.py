@@ -9,6 +9,7 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
 
@@ -18,7 +19,19 @@ from fastapi import Depends, Request
 
 from shared.errors import NotPermitted, Unauthorized, Unavailable
 
-ROLES = ("bureau_admin", "auditor", "station_manager", "social_worker", "hr_system", "service")
+
+class Role(StrEnum):
+    """The roles a token can carry. A StrEnum, so a role compares equal to its name in a token's claims."""
+
+    BUREAU_ADMIN = "bureau_admin"  # 民政局管理员: keeps the registry, reviews, moves money
+    AUDITOR = "auditor"  # 审计: reads everything, personal data masked
+    STATION_MANAGER = "station_manager"  # 社工站站长: their stations' workers and reports
+    SOCIAL_WORKER = "social_worker"  # 社工: themselves only
+    HR_SYSTEM = "hr_system"  # 人社系统: exchanges registry data in bulk
+    SERVICE = "service"  # service-to-service calls
+
+
+ROLES = tuple(r.value for r in Role)
 # Only asymmetric algorithms; the algorithm is taken from the key, never from the token header.
 ALLOWED_ALGORITHMS = {"EdDSA", "ES256", "RS256"}
 

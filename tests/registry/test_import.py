@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from tests.registry.conftest import new_id_number, new_phone
 from tests.support import assert_problem
 
-SAMPLE = Path("/work/shared/data/hr-export-sample.csv")
+SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hr-export-sample.csv"
 TOWNSHIPS = ["乌兰镇社工站", "棋盘井镇社工站", "蒙西镇社工站", "木凯淖尔镇社工站", "苏米图苏木社工站",
              "阿尔巴斯苏木社工站"]
 CSV_TYPE = "text/csv"
