@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from services.subsidy.applications.models import Application
 from services.subsidy.base import Base, dead_letters, inbox, outbox
-from services.subsidy.facts.models import CertificateFact, RegistrationFact, ServiceMonthFact, ServiceRun
-from services.subsidy.ledger.models import Disbursement, LedgerLine, RecoveryItem
+from services.subsidy.facts.models import CertificateFact, FactChange, RegistrationFact, ServiceMonthFact, ServiceRun
+from services.subsidy.ledger.models import (
+    Award,
+    AwardType,
+    Disbursement,
+    DisbursementWorker,
+    LedgerLine,
+    RecoveryItem,
+    Repayment,
+    SettledWorker,
+    WriteOff,
+)
 from services.subsidy.policies.models import Policy
 
-__all__ = ["Application", "Base", "CertificateFact", "Disbursement", "LedgerLine", "Policy", "RecoveryItem",
-           "RegistrationFact", "ServiceMonthFact", "ServiceRun", "dead_letters", "inbox", "outbox"]
+__all__ = ["Application", "Award", "AwardType", "Base", "CertificateFact", "Disbursement", "DisbursementWorker",
+           "FactChange", "LedgerLine", "Policy", "RecoveryItem", "RegistrationFact", "Repayment", "ServiceMonthFact",
+           "ServiceRun", "SettledWorker", "WriteOff", "dead_letters", "inbox", "outbox"]

@@ -94,10 +94,10 @@ async def test_fifty_concurrent_requests_make_one_batch(client, events, mint, ad
                                     params={"cursor": "garbage"}, headers=admin), 422, field="cursor")
 
 
-async def test_the_36th_month_is_the_last_and_a_late_month_is_paid_as_arrears(client, events, mint, admin):
-    policy = await new_policy(client)
+async def test_the_last_month_under_the_cap_and_a_late_month_is_paid_as_arrears(client, events, mint, admin):
+    policy = await new_policy(client, cap_months=24)
     worker, late = uuid.uuid4(), uuid.uuid4()
-    await events.worked_example(worker, through="2027-03")
+    await events.worked_example(worker, through="2026-07")
     # the late worker's 2023-05 arrives only after the first batch: until then the run restarts in 2023-06
     await events.deliver(*events.months(late, "2023-01", "2024-08", skip={"2023-05"}),
                          events.registration(late, date(2023, 1, 5)),
@@ -111,40 +111,55 @@ async def test_the_36th_month_is_the_last_and_a_late_month_is_paid_as_arrears(cl
     second = await batch(client, admin, policy, "2024-07")
     late_months = [m for m, _, _ in by_worker(await all_lines(client, admin, second["id"]), late)]
     assert late_months == ["2023-12", "2024-01", "2024-02", "2024-03", "2024-04", "2024-07"]
-    final = await batch(client, admin, policy, "2027-03")
+    final = await batch(client, admin, policy, "2026-06")
     months = by_worker(await all_lines(client, admin, final["id"]), worker)
-    assert months[-1] == ("2026-11", "intermediate", 50000)  # the 36th payable month; 2026-12 is not paid
+    assert months[-1] == ("2025-11", "intermediate", 50000)  # the 24th due month; 2025-12 is not paid
     async with client.app.state.engine.connect() as conn:
         paid = (await conn.execute(text("SELECT count(*), sum(amount_fen) FROM ledger_lines WHERE worker_id = :w "
                                         "AND policy_code = :p"), {"w": worker, "p": policy})).one()
-    assert tuple(paid) == (36, 12 * 30000 + 24 * 50000)
-    nothing = await batch(client, admin, policy, "2027-04")
+    assert tuple(paid) == (24, 12 * 30000 + 12 * 50000)
+    nothing = await batch(client, admin, policy, "2026-07")
     assert by_worker(await all_lines(client, admin, nothing["id"]), worker) == []
+    # a month that has not begun in Asia/Shanghai gets no batch (it could never be computed again)
+    assert_problem(await client.post("/v1/disbursements", json={"policy": policy, "month": "2099-01"},
+                                     headers=admin), 422, field="month")
 
 
-async def test_failed_line_is_paid_again_and_marks_are_final(client, events, mint, admin):
+async def test_a_mark_moves_the_workers_transfer_and_a_failed_month_is_due_again(client, events, mint, admin):
     policy = await new_policy(client)
-    worker = uuid.uuid4()
-    await events.worked_example(worker, through="2024-03")
-    await approved(client, mint, worker, policy)
+    ok_worker, bad_worker = uuid.uuid4(), uuid.uuid4()
+    for w in (ok_worker, bad_worker):
+        await events.worked_example(w, through="2024-03")
+        await approved(client, mint, w, policy)
     first = await batch(client, admin, policy, "2024-01")
     lines = await all_lines(client, admin, first["id"])
-    ok, bad = lines
+    ok = [x for x in lines if x["worker_id"] == str(ok_worker)]
+    bad = [x for x in lines if x["worker_id"] == str(bad_worker)]
     url = f"/v1/disbursements/{first['id']}/lines"
-    assert_problem(await client.post(f"{url}/{bad['id']}/mark", json={"status": "failed"}, headers=admin), 422)
-    assert_problem(await client.post(f"{url}/{ok['id']}/mark", json={"status": "paid"},
+    assert_problem(await client.post(f"{url}/{bad[0]['id']}/mark", json={"status": "failed"}, headers=admin), 422)
+    assert_problem(await client.post(f"{url}/{ok[0]['id']}/mark", json={"status": "paid"},
                                      headers=mint.headers("auditor")), 403)
-    assert (await client.post(f"{url}/{ok['id']}/mark", json={"status": "paid"}, headers=admin)).json()["status"] \
+    assert (await client.post(f"{url}/{ok[0]['id']}/mark", json={"status": "paid"}, headers=admin)).json()["status"] \
         == "paid"
-    assert_problem(await client.post(f"{url}/{ok['id']}/mark", json={"status": "failed", "reason": "x"},
+    # one transfer per worker and batch: the worker's other line is paid with it
+    assert {x["status"] for x in await all_lines(client, admin, first["id"]) if x["worker_id"] == str(ok_worker)} \
+        == {"paid"}
+    assert_problem(await client.post(f"{url}/{ok[1]['id']}/mark", json={"status": "failed", "reason": "x"},
                                      headers=admin), 409)
-    failed = await client.post(f"{url}/{bad['id']}/mark", json={"status": "failed", "reason": "closed account"},
+    failed = await client.post(f"{url}/{bad[1]['id']}/mark", json={"status": "failed", "reason": "closed account"},
                                headers=admin)
     assert failed.json()["status"] == "failed" and failed.json()["failure_reason"] == "closed account"
     assert_problem(await client.post(f"{url}/999999999/mark", json={"status": "paid"}, headers=admin), 404)
+    workers = (await client.get(f"/v1/disbursements/{first['id']}/workers", headers=admin)).json()["items"]
+    assert {(w["worker_id"], w["status"], w["net_to_pay_fen"]) for w in workers} == {
+        (str(ok_worker), "paid", 60000), (str(bad_worker), "failed", 60000)}
+    got = (await client.get(f"/v1/disbursements/{first['id']}", headers=admin)).json()
+    assert (got["line_count"], got["total_fen"], got["failed_fen"]) == (2, 60000, 60000)  # live figures
     second = await batch(client, admin, policy, "2024-02")
-    assert by_worker(await all_lines(client, admin, second["id"]), worker) == [
-        (bad["month"], "assistant", 30000), ("2024-02", "assistant", 30000)]
+    # the failed months are due again as new lines (a new attempt), never twice for the paid worker
+    assert by_worker(await all_lines(client, admin, second["id"]), bad_worker) == [
+        ("2023-12", "assistant", 30000), ("2024-01", "assistant", 30000), ("2024-02", "assistant", 30000)]
+    assert by_worker(await all_lines(client, admin, second["id"]), ok_worker) == [("2024-02", "assistant", 30000)]
 
 
 async def test_unique_index_refuses_a_second_line_for_a_month(client, events, mint, admin):
@@ -161,28 +176,65 @@ async def test_unique_index_refuses_a_second_line_for_a_month(client, events, mi
                 {"w": worker, "p": policy, "d": first["id"]})
 
 
-async def test_revocation_after_payment_makes_recovery_items(client, events, mint, admin):
+async def test_revocation_after_payment_is_recovered_set_off_and_the_rest_carried(client, events, mint, admin):
     policy = await new_policy(client)
     worker = uuid.uuid4()
     certs = await events.worked_example(worker, through="2025-06")
     await approved(client, mint, worker, policy)
     first = await batch(client, admin, policy, "2025-03")
-    for line in await all_lines(client, admin, first["id"]):
-        if line["worker_id"] == str(worker):
-            await client.post(f"/v1/disbursements/{first['id']}/lines/{line['id']}/mark", json={"status": "paid"},
-                              headers=admin)
+    mine = [x for x in await all_lines(client, admin, first["id"]) if x["worker_id"] == str(worker)]
+    await client.post(f"/v1/disbursements/{first['id']}/lines/{mine[0]['id']}/mark", json={"status": "paid"},
+                      headers=admin)
     # the intermediate certificate is revoked on 2025-02-10: 2025-02 and 2025-03 were paid 50000, due 30000
     revocation = events.revoke(worker, certs["intermediate"], date(2025, 2, 10))
     await events.deliver(revocation, revocation)
-    recoveries = (await client.get("/v1/recoveries", headers=mint.headers("auditor"))).json()["items"]
-    mine = sorted((r["month"], r["paid_fen"], r["due_fen"], r["amount_fen"]) for r in recoveries
-                  if r["worker_id"] == str(worker))
-    assert mine == [("2025-02", 50000, 30000, 20000), ("2025-03", 50000, 30000, 20000)]
+    # handlers only record facts: nothing moves before the next batch
+    assert [r for r in (await client.get("/v1/recoveries", headers=admin)).json()["items"]
+            if r["worker_id"] == str(worker)] == []
+    second = await batch(client, admin, policy, "2025-04")
+    lines = await all_lines(client, admin, second["id"])
+    assert sorted((x["kind"], x["month"], x["amount_fen"]) for x in lines if x["worker_id"] == str(worker)) == [
+        ("recovery", "2025-02", 20000), ("recovery", "2025-03", 20000), ("subsidy", "2025-04", 30000)]
+    recoveries = [r for r in (await client.get("/v1/recoveries", headers=mint.headers("auditor"))).json()["items"]
+                  if r["worker_id"] == str(worker)]
+    assert {(r["month"], r["due_fen"], r["rule"]) for r in recoveries} == {("2025-02", 30000, "payable"),
+                                                                          ("2025-03", 30000, "payable")}
+    assert all("due 30000 fen, net so far 50000 fen" in r["reason"] for r in recoveries)
     assert (await client.get("/v1/recoveries", headers=mint.headers("social_worker", worker_id=uuid.uuid4()))
             ).json()["items"] == []
+    # set-off: 30000 paid against 40000 owed; nothing to transfer, 10000 carried
+    summary = (await client.get(f"/v1/disbursements/{second['id']}/workers", headers=admin)).json()["items"]
+    row = next(w for w in summary if w["worker_id"] == str(worker))
+    assert (row["new_months"], row["gross_fen"], row["recovered_fen"], row["receivable_before_fen"],
+            row["set_off_fen"], row["net_to_pay_fen"], row["receivable_after_fen"]) == (1, 30000, 40000, 40000,
+                                                                                       30000, 0, 10000)
+    owed = f"/v1/receivables/{worker}"
+    assert (await client.get(owed, headers=admin)).json()["balance_fen"] == 10000
+    # repaid in part, the rest written off by two different bureau_admins; never more than owed
+    assert_problem(await client.post(f"{owed}/repayments", json={"amount_fen": 10001}, headers=admin), 422,
+                   field="amount_fen")
+    assert_problem(await client.post(f"{owed}/repayments", json={"amount_fen": 100},
+                                     headers=mint.headers("auditor")), 403)
+    repaid = await client.post(f"{owed}/repayments", json={"amount_fen": 4000, "note": "cash"}, headers=admin)
+    assert repaid.status_code == 201, repaid.text
+    proposer = mint.headers("bureau_admin", sub="proposer")
+    proposed = await client.post(f"{owed}/write-offs", json={"amount_fen": 6000, "reason": "hardship"},
+                                 headers=proposer)
+    assert proposed.status_code == 201 and proposed.json()["status"] == "proposed"
+    assert (await client.get(owed, headers=admin)).json()["balance_fen"] == 6000  # proposed is not approved
+    assert_problem(await client.post(f"/v1/write-offs/{proposed.json()['id']}/approve", headers=proposer), 403)
+    approved_off = await client.post(f"/v1/write-offs/{proposed.json()['id']}/approve", headers=admin)
+    assert approved_off.json()["status"] == "approved"
+    assert_problem(await client.post(f"/v1/write-offs/{proposed.json()['id']}/approve", headers=admin), 409)
+    assert (await client.get(owed, headers=admin)).json() == {
+        "worker_id": str(worker), "recovered_fen": 40000, "set_off_fen": 30000, "repaid_fen": 4000,
+        "written_off_fen": 6000, "balance_fen": 0}
+    listed = (await client.get("/v1/receivables", headers=admin)).json()["items"]
+    assert any(r["worker_id"] == str(worker) and r["balance_fen"] == 0 for r in listed)
+    assert_problem(await client.get(owed, headers=mint.headers("social_worker", worker_id=uuid.uuid4())), 404)
     # future months are paid at the remaining certificate's rate
-    second = await batch(client, admin, policy, "2025-04")
-    assert by_worker(await all_lines(client, admin, second["id"]), worker) == [("2025-04", "assistant", 30000)]
+    third = await batch(client, admin, policy, "2025-05")
+    assert by_worker(await all_lines(client, admin, third["id"]), worker) == [("2025-05", "assistant", 30000)]
 
 
 async def test_revocation_before_payment_stops_future_months(client, events, mint, admin):
@@ -214,7 +266,7 @@ async def test_amendment_to_part_time_is_not_paid_and_redelivery_changes_nothing
     assert by_worker(await all_lines(client, admin, second["id"]), worker) == []
 
 
-async def test_awards_reports_and_payments(client, events, mint, admin):
+async def test_reports_count_net_paid_and_payments(client, events, mint, admin):
     policy = await new_policy(client)
     station_b = uuid.uuid4()
     a, b, c = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
@@ -224,18 +276,24 @@ async def test_awards_reports_and_payments(client, events, mint, admin):
                          events.certificate(c, "senior", date(2023, 1, 5)))
     for w in (a, b, c):
         await approved(client, mint, w, policy)
-    first = await batch(client, admin, policy, "2024-01")  # a, b: 2 x 30000; c: 2023-12, 2024-01 x 100000
+    first = await batch(client, admin, policy, "2024-01")  # a, b: 2 x 30000; c: 2 x 100000
     lines = await all_lines(client, admin, first["id"])
-    c_line = [x for x in lines if x["worker_id"] == str(c) and x["month"] == "2024-01"][0]
-    await client.post(f"/v1/disbursements/{first['id']}/lines/{c_line['id']}/mark",
-                      json={"status": "failed", "reason": "wrong account"}, headers=admin)
     params = {"policy": policy, "from": "2023-01", "to": "2024-12"}
+    pending = (await client.get("/v1/reports/summary", params=params, headers=admin)).json()
+    assert (pending["people"], pending["total_fen"], pending["pending_fen"]) == (0, 0, 320000)  # nothing paid yet
+    for w, status in ((a, "paid"), (b, "paid"), (c, "failed")):
+        line = next(x for x in lines if x["worker_id"] == str(w))
+        await client.post(f"/v1/disbursements/{first['id']}/lines/{line['id']}/mark",
+                          json={"status": status, "reason": "wrong account"}, headers=admin)
     summary = (await client.get("/v1/reports/summary", params=params, headers=mint.headers("auditor"))).json()
-    assert (summary["people"], summary["total_fen"]) == (3, 4 * 30000 + 100000)
-    assert summary["by_level"]["assistant"] == {"people": 2, "months": 4, "total_fen": 120000}
-    assert summary["by_level"]["senior"]["total_fen"] == 100000
+    assert (summary["people"], summary["total_fen"], summary["pending_fen"]) == (2, 4 * 30000, 0)
+    assert summary["by_level"]["assistant"] == {
+        "people": 2, "months": 4, "total_fen": 120000, "paid_fen": 120000, "pending_fen": 0, "top_ups_fen": 0,
+        "recovered_fen": 0, "net_fen": 120000}
+    assert "senior" not in summary["by_level"]  # c's transfer failed: nothing received
     assert summary["by_station"][str(station_b)]["total_fen"] == 60000
-    assert summary["by_station"][str(STATION)]["total_fen"] == 160000
+    assert summary["by_station"][str(STATION)]["total_fen"] == 60000
+    assert summary["by_month"]["2024-01"]["people"] == 2
     scoped = (await client.get("/v1/reports/summary", params=params,
                                headers=mint.headers("station_manager", station_ids=[station_b]))).json()
     assert (scoped["people"], scoped["total_fen"]) == (1, 60000)
@@ -245,25 +303,18 @@ async def test_awards_reports_and_payments(client, events, mint, admin):
     assert forecast.status_code == 200, forecast.text
     body = forecast.json()
     assert [m["month"] for m in body["months"]] == ["2024-02", "2024-03", "2024-04"]
-    # c's failed 2024-01 is arrears; every month: a and b at 30000, c at 100000
-    assert body["arrears_fen"] == 100000 and body["months"][0]["total_fen"] == 160000
-    # a one-off award in the same ledger
-    award = {"worker_id": str(a), "title": "鄂托克旗英才", "amount_fen": 1000000, "awarded_on": "2024-06-01"}
-    assert_problem(await client.post("/v1/awards", json=award, headers=mint.headers("station_manager")), 403)
-    assert_problem(await client.post("/v1/awards", json={**award, "amount_fen": 0}, headers=admin), 422,
-                   field="amount_fen")
-    created = await client.post("/v1/awards", json=award, headers=admin)
-    assert created.status_code == 201 and created.json()["kind"] == "award"
+    # c's failed months are arrears; every month: a and b at 30000, c at 100000
+    assert body["arrears_fen"] == 200000 and body["months"][0]["total_fen"] == 160000
     mine = (await client.get(f"/v1/workers/{a}/payments", headers=mint.headers("social_worker", worker_id=a))).json()
-    assert sorted((x["kind"], x["amount_fen"]) for x in mine["items"]) == [("award", 1000000), ("subsidy", 30000),
-                                                                           ("subsidy", 30000)]
+    assert sorted((x["kind"], x["amount_fen"], x["status"]) for x in mine["items"]) == [
+        ("subsidy", 30000, "paid"), ("subsidy", 30000, "paid")]
     theirs = await client.get(f"/v1/workers/{b}/payments", headers=mint.headers("social_worker", worker_id=a))
     assert_problem(theirs, 404)  # another worker's ledger does not exist for this caller
     # disbursement totals on /metrics, straight from the ledger
     metrics = (await client.get("/metrics")).text
-    awards = [float(line.split()[-1]) for line in metrics.splitlines()
-              if line.startswith('ledger_amount_fen{kind="award"')]
-    assert sum(awards) >= 1000000, [line for line in metrics.splitlines() if line.startswith("ledger_")]
+    paid = [float(line.split()[-1]) for line in metrics.splitlines()
+            if line.startswith('ledger_amount_fen{kind="subsidy",status="paid"}')]
+    assert sum(paid) >= 120000, [line for line in metrics.splitlines() if line.startswith("ledger_")]
 
 
 @pytest.fixture(scope="module")

@@ -53,7 +53,7 @@ async def test_worked_example_through_the_api(client, events, admin):
     assert months["2023-06"]["rule"] == "no_certificate"
     assert months["2023-11"]["rule"] == "continuity" and "11 of 12" in months["2023-11"]["reason"]
     assert months["2023-12"] == {"month": "2023-12", "payable": True, "rule": "payable", "level": "assistant",
-                                 "amount_fen": 30000, "reason": months["2023-12"]["reason"]}
+                                 "amount_fen": 30000, "reason": months["2023-12"]["reason"], "net_fen": 0}
     assert months["2024-11"]["amount_fen"] == 30000 and months["2024-12"]["amount_fen"] == 50000
     payable = body["payable_months"]
     assert len(payable) == 36 and payable[0]["month"] == "2023-12" and payable[-1]["month"] == "2026-11"
@@ -142,3 +142,7 @@ async def test_eligibility_is_scoped(client, events, mint):
     assert_problem(await client.get(url, params={"policy": "nope", "through": "2024-06"},
                                     headers=mint.headers("auditor")), 422, field="policy")
     assert_problem(await client.get(url, params=params), 401)
+    # a worker this service has never heard of: 404 for everyone, the bureau too
+    unknown = f"/v1/workers/{uuid.uuid4()}/eligibility"
+    assert_problem(await client.get(unknown, params=params, headers=mint.headers("bureau_admin")), 404)
+    assert_problem(await client.get(unknown, params=params, headers=mint.headers("auditor")), 404)

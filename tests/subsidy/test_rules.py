@@ -12,11 +12,11 @@ from services.subsidy.eligibility.rules import (
     Certificate,
     PolicyTerms,
     Registration,
+    due_months,
     explain,
     facts_from_service,
     month_idx,
     month_str,
-    payable_months,
 )
 
 POLICY = PolicyTerms(code="otog-talent-subsidy", version=1, division_code="150624",
@@ -36,8 +36,8 @@ def full_time(first: str, last: str, **overrides: bool) -> dict[str, bool]:
     return service
 
 
-def verdicts(service, certs, *, registration=REG, paid=(), through="2027-06", from_month="2023-01", versions=None):
-    facts = facts_from_service(certificates=certs, registration=registration, service=service, paid=paid)
+def verdicts(service, certs, *, registration=REG, through="2027-06", from_month="2023-01", versions=None):
+    facts = facts_from_service(certificates=certs, registration=registration, service=service)
     return {v.month: v for v in explain(facts, versions or [POLICY], from_month=from_month, through=through)}
 
 
@@ -124,21 +124,24 @@ def test_revocation_stops_from_the_revocation_month():
     assert result["2024-05"].amount_fen == 30000  # the month of revocation is no longer covered by it
 
 
-def test_cap_counts_paid_months_and_paid_months_are_reported():
+def test_cap_takes_the_earliest_months_whatever_was_paid():
     certs = [Certificate("assistant", date(2023, 1, 10))]
-    paid = months("2023-12", "2026-10")  # 35 paid
-    result = verdicts(full_time("2023-01", "2027-06"), certs, paid=paid)
-    assert result["2024-01"].rule == "already_paid"
-    assert payable(result) == ["2026-11"]  # the 36th
-    assert result["2026-12"].rule == "cap_reached"  # the 37th
+    result = verdicts(full_time("2023-01", "2027-06"), certs)
+    assert payable(result)[0] == "2023-12" and payable(result)[-1] == "2026-11"
+    assert result["2026-12"].rule == "cap_reached" and "earlier months" in result["2026-12"].reason
+    # earlier service and registration (late facts) move the 36 months earlier: the last ones stop being due
+    earlier = verdicts(full_time("2022-01", "2027-06"), certs, registration=Registration(date(2022, 1, 1), None))
+    assert payable(earlier)[0] == "2023-02" and payable(earlier)[-1] == "2026-01"
+    assert earlier["2026-02"].rule == "cap_reached"
 
 
-def test_arrears_come_first_under_the_cap():
+def test_due_months_after_a_settled_month_continue_the_cap():
     certs = [Certificate("assistant", date(2023, 1, 10))]
-    paid = [m for m in months("2023-12", "2026-11") if m != "2024-05"]  # 35 paid, 2024-05 late
-    result = verdicts(full_time("2023-01", "2027-06"), certs, paid=paid)
-    assert payable(result) == ["2024-05"]
-    assert result["2026-12"].rule == "cap_reached"
+    facts = facts_from_service(certificates=certs, registration=REG, service=full_time("2023-01", "2027-06"))
+    everything = due_months(facts, [POLICY], through=month_idx("2027-06"))
+    assert len(everything) == 36
+    tail = due_months(facts, [POLICY], through=month_idx("2027-06"), after=month_idx("2025-12"), used=25)
+    assert [v.month for v in tail] == [v.month for v in everything[25:]] == months("2026-01", "2026-11")
 
 
 def test_policy_versions_apply_by_month():
@@ -158,7 +161,7 @@ BASE = month_idx("2022-06")
 SPAN = 60
 
 
-def reference(service: dict[int, bool], certs, reg, paid: set[int], policy: PolicyTerms, lo: int, hi: int):
+def reference(service: dict[int, bool], certs, reg, policy: PolicyTerms, lo: int, hi: int):
     """Month by month from the text of ARCHITECTURE.md, deliberately naive."""
     def ym(m):
         return m // 12, m % 12 + 1
@@ -189,11 +192,8 @@ def reference(service: dict[int, bool], certs, reg, paid: set[int], policy: Poli
         return reg[0] <= date(y, mo, calendar.monthrange(y, mo)[1])
 
     out = {}
-    count = len(paid)
+    count = 0
     for m in range(BASE - 1, hi + 1):
-        if m in paid:
-            out[m] = ("already_paid", None)
-            continue
         level = level_at(m)
         ok = (level is not None and service.get(m) is True and run_at(m) >= policy.qualifying_months
               and registered(m))
@@ -225,9 +225,9 @@ histories = st.fixed_dictionaries({
     "reg": st.sampled_from(["ok", "ok", "ok", "none", "undated"]).flatmap(lambda kind: st.none() if kind == "none"
                            else st.tuples(st.none() if kind == "undated" else day_in(SPAN // 2),
                                           st.sampled_from([None, "150624", "150624101", "150602"]))),
-    "paid": st.sets(st.integers(0, SPAN - 1), max_size=4),
     "q": st.integers(1, 14),
     "cap": st.integers(3, 40),
+    "cut": st.integers(0, SPAN - 1),
 })
 
 
@@ -248,26 +248,26 @@ def test_matches_reference_implementation(h):
     policy = PolicyTerms(**{**POLICY.__dict__, "qualifying_months": h["q"], "cap_months": h["cap"]})
     certs = [Certificate(level, obtained, revoked) for level, obtained, revoked in h["certs"]]
     reg = Registration(*h["reg"]) if h["reg"] else None
-    paid = {BASE + p for p in h["paid"]}
     facts = facts_from_service(certificates=certs, registration=reg,
-                               service={month_str(m): ft for m, ft in service.items()},
-                               paid=[month_str(p) for p in paid])
+                               service={month_str(m): ft for m, ft in service.items()})
     lo, hi = BASE, BASE + SPAN - 1
     got = explain(facts, [policy], from_month=month_str(lo), through=month_str(hi))
-    want = reference(service, h["certs"], h["reg"], paid, policy, lo, hi)
+    want = reference(service, h["certs"], h["reg"], policy, lo, hi)
     assert [v.month for v in got] == [month_str(m) for m in want]
     for v in got:
         rule, amount = want[month_idx(v.month)]
         if rule == "payable":
             assert v.payable and v.amount_fen == amount, v
-        elif rule == "already_paid":
-            assert v.rule == "already_paid"
         else:
-            assert not v.payable and v.rule not in ("payable", "already_paid"), v
+            assert not v.payable and v.rule != "payable", v
     PAYABLE_SEEN.append(sum(v.payable for v in got))
-    # the fast path a batch uses gives exactly the payable verdicts
-    fast = payable_months(facts, [policy], through=hi)
+    # the fast path a batch uses gives exactly the payable verdicts, also continued after any settled month
+    fast = due_months(facts, [policy], through=hi)
     assert [(v.month, v.amount_fen) for v in fast] == [(v.month, v.amount_fen) for v in got if v.payable]
+    cut = lo + h["cut"]
+    head = [v for v in fast if month_idx(v.month) <= cut]
+    tail = due_months(facts, [policy], through=hi, after=cut, used=len(head))
+    assert head + tail == fast
 
 
 def test_property_examples_were_interesting():

@@ -7,7 +7,10 @@ The seven rules of ARCHITECTURE.md ("The subsidy policy"), for month M:
  2. a confirmed full-time service month exists for M;
  3. the unbroken run of confirmed full-time months ending at M is >= `qualifying_months` long;
  4. the worker is registered with the policy's bureau on or before the last day of M;
- 5. at most `cap_months` months are paid per worker and policy, earliest first (paid months count);
+ 5. at most `cap_months` months are due per worker and policy: the first `cap_months` months that pass
+    rules 1-4, earliest first. What is due never depends on what was paid: the ledger settles the
+    difference (ledger/settlement.py), and once settled a month has a positive net exactly when it is due,
+    so "months paid count towards the cap" holds on the settled ledger;
  6. an upgrade raises the rate from its first covered month, the cap is shared;
  7. a break stops payment until a new run reaches `qualifying_months`.
 """
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import calendar
 import functools
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import NamedTuple
@@ -84,15 +87,13 @@ class Facts(NamedTuple):
     """What the service knows of one worker.
 
     `runs` are the unbroken runs of confirmed full-time months as (first, last) month indexes;
-    `part_time` the confirmed months that were not full-time (only used to explain); `paid` the months
-    already in the ledger for this policy (pending or paid, not failed).
+    `part_time` the confirmed months that were not full-time (only used to explain).
     """
 
     certificates: tuple[Certificate, ...] = ()
     registration: Registration | None = None
     runs: tuple[tuple[int, int], ...] = ()
     part_time: frozenset[int] = frozenset()
-    paid: frozenset[int] = frozenset()
 
 
 def runs_from_months(full_time_months: Iterable[int]) -> tuple[tuple[int, int], ...]:
@@ -106,14 +107,13 @@ def runs_from_months(full_time_months: Iterable[int]) -> tuple[tuple[int, int], 
 
 
 def facts_from_service(*, certificates: Sequence[Certificate] = (), registration: Registration | None = None,
-                       service: Mapping[str, bool] | None = None, paid: Collection[str] = ()) -> Facts:
+                       service: Mapping[str, bool] | None = None) -> Facts:
     """Facts from readable inputs: `service` maps YYYY-MM to full_time."""
     service = service or {}
     return Facts(
         certificates=tuple(certificates), registration=registration,
         runs=runs_from_months(month_idx(m) for m, ft in service.items() if ft),
-        part_time=frozenset(month_idx(m) for m, ft in service.items() if not ft),
-        paid=frozenset(month_idx(m) for m in paid))
+        part_time=frozenset(month_idx(m) for m, ft in service.items() if not ft))
 
 
 # --- outputs ----------------------------------------------------------------------------------------
@@ -198,7 +198,7 @@ def _registered(registration: Registration | None, terms: PolicyTerms, m: int) -
 
 
 def month_rules(facts: Facts, versions: Sequence[PolicyTerms], m: int) -> MonthVerdict:
-    """Rules 1-4 for one month, before the cap and what is already paid."""
+    """Rules 1-4 for one month, before the cap."""
     month = month_str(m)
     terms = terms_for(versions, m)
     if terms is None:
@@ -227,26 +227,20 @@ def month_rules(facts: Facts, versions: Sequence[PolicyTerms], m: int) -> MonthV
 
 def _cap_reached(verdict: MonthVerdict, cap: int) -> MonthVerdict:
     return MonthVerdict(verdict.month, False, "cap_reached",
-                        f"the cap of {cap} paid months per worker and policy is reached", verdict.level,
+                        f"the cap of {cap} months per worker and policy is reached by earlier months", verdict.level,
                         policy=verdict.policy)
 
 
 def explain(facts: Facts, versions: Sequence[PolicyTerms], *, from_month: str, through: str) -> list[MonthVerdict]:
     """A verdict for every month from `from_month` through `through` (inclusive).
 
-    Rule 5: months already paid count first; then unpaid payable months take what is left of the cap,
-    earliest first (also the unpaid payable months before `from_month`).
+    Rule 5: the months passing rules 1-4 take the cap earliest first, also those before `from_month`.
     """
     lo, hi = month_idx(from_month), month_idx(through)
-    used = len(facts.paid)
+    used = 0
     start = min([lo, *(first for first, _ in facts.runs)])
     verdicts = []
     for m in range(start, hi + 1):
-        if m in facts.paid:
-            if m >= lo:
-                verdicts.append(MonthVerdict(month_str(m), False, "already_paid",
-                                             f"{month_str(m)} is already in a disbursement batch"))
-            continue
         verdict = month_rules(facts, versions, m)
         if verdict.payable:
             if used >= verdict.policy.cap_months:
@@ -258,29 +252,30 @@ def explain(facts: Facts, versions: Sequence[PolicyTerms], *, from_month: str, t
     return verdicts
 
 
-def payable_months(facts: Facts, versions: Sequence[PolicyTerms], *, through: int) -> list[MonthVerdict]:
-    """The unpaid payable months up to `through` (an index), earliest first: what a batch pays.
+def due_months(facts: Facts, versions: Sequence[PolicyTerms], *, through: int, after: int | None = None,
+               used: int = 0) -> list[MonthVerdict]:
+    """The due months up to `through` (an index), earliest first: the payable verdicts of `explain`.
 
-    The same result as the payable verdicts of `explain`, computed only over months that can qualify
-    (inside a full-time run, at least `qualifying_months` into it), so a batch of 100,000 workers is cheap.
+    Computed only over months that can qualify (inside a full-time run, at least `qualifying_months` into it),
+    so 100,000 workers are cheap. With `after` and `used` (how many months up to `after` are due), only the
+    due months after `after`: a batch's fast path for a worker whose facts have not changed since it was
+    settled through `after`.
     """
     if not facts.runs or not versions:
         return []
     min_q = min(v.qualifying_months for v in versions)
+    floor = after + 1 if after is not None else None
     candidates: set[int] = set()
     for first, last in facts.runs:
         lo, hi = first + min_q - 1, min(last, through)
+        if floor is not None:
+            lo = max(lo, floor)
         if lo <= hi:
             candidates.update(range(lo, hi + 1))
-    if not candidates:
-        return []
-    used = len(facts.paid)
     out = []
-    for m in sorted(candidates - facts.paid):
+    for m in sorted(candidates):
         verdict = month_rules(facts, versions, m)
-        if not verdict.payable:
-            continue
-        if used >= verdict.policy.cap_months:
+        if not verdict.payable or used >= verdict.policy.cap_months:
             continue
         used += 1
         out.append(verdict)

@@ -3,21 +3,21 @@
 Every handler is an idempotent, order-independent upsert: the inbox drops redelivered event ids, and
 for facts arriving out of order the upserts keep the right answer (the highest revision of a service
 month, the latest registration, a revocation that arrives before its certificate's issue).
+
+Handlers only record facts, and note in `fact_changes` that the worker's facts changed from some month on.
+What that changes in money is settled by the next batch (ledger/settlement.py), under the batch lock.
 """
 
 from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subsidy.eligibility import rules
-from services.subsidy.facts.models import CertificateFact, RegistrationFact, ServiceMonthFact
-from services.subsidy.ledger.models import LedgerLine, RecoveryItem
-from services.subsidy.policies.models import Policy
-from services.subsidy.policies.service import terms_of
+from services.subsidy.facts.models import CertificateFact, FactChange, RegistrationFact, ServiceMonthFact
 from shared.events.envelope import (
     CertificateIssued,
     CertificateRevoked,
@@ -28,8 +28,26 @@ from shared.events.envelope import (
 )
 
 
+async def note_change(session: AsyncSession, *, worker_id: uuid.UUID, from_idx: int) -> None:
+    """The worker's facts changed, which can change what is due from month `from_idx` on."""
+    stmt = insert(FactChange).values(worker_id=worker_id, seq=text("nextval('fact_change_seq')"), from_idx=from_idx)
+    await session.execute(stmt.on_conflict_do_update(index_elements=[FactChange.worker_id], set_={
+        "seq": text("nextval('fact_change_seq')"),
+        "from_idx": text("least(coalesce(fact_changes.from_idx, excluded.from_idx), excluded.from_idx)"),
+        "changed_at": text("now()")}))
+
+
+async def _old_certificate(session: AsyncSession, certificate_id: uuid.UUID) -> CertificateFact | None:
+    return await session.get(CertificateFact, certificate_id, populate_existing=True)
+
+
+def _month(day) -> int | None:
+    return rules.date_month(day) if day is not None else None
+
+
 async def on_certificate_issued(session: AsyncSession, event: CloudEvent) -> None:
     data = CertificateIssued.model_validate(event.data)
+    old = await _old_certificate(session, data.certificate_id)
     stmt = insert(CertificateFact).values(
         certificate_id=data.certificate_id, worker_id=data.worker_id, level=data.level,
         certificate_no=data.certificate_no, obtained_on=data.obtained_on)
@@ -39,11 +57,14 @@ async def on_certificate_issued(session: AsyncSession, event: CloudEvent) -> Non
         "certificate_no": stmt.excluded.certificate_no, "obtained_on": stmt.excluded.obtained_on,
         "updated_at": text("now()")})
     await session.execute(stmt)
-    await create_recovery_items(session, worker_id=data.worker_id, certificate_id=data.certificate_id)
+    # A certificate covers months after the one it was obtained in (an earlier record may say another date).
+    months = [m for m in (_month(data.obtained_on), _month(old.obtained_on) if old else None) if m is not None]
+    await note_change(session, worker_id=data.worker_id, from_idx=min(months))
 
 
 async def on_certificate_revoked(session: AsyncSession, event: CloudEvent) -> None:
     data = CertificateRevoked.model_validate(event.data)
+    old = await _old_certificate(session, data.certificate_id)
     stmt = insert(CertificateFact).values(
         certificate_id=data.certificate_id, worker_id=data.worker_id, revoked_on=data.revoked_on,
         revocation_reason=data.reason)
@@ -51,11 +72,13 @@ async def on_certificate_revoked(session: AsyncSession, event: CloudEvent) -> No
         "revoked_on": text("LEAST(certificates.revoked_on, excluded.revoked_on)"),
         "revocation_reason": stmt.excluded.revocation_reason, "updated_at": text("now()")})
     await session.execute(stmt)
-    await create_recovery_items(session, worker_id=data.worker_id, certificate_id=data.certificate_id)
+    months = [m for m in (_month(data.revoked_on), _month(old.revoked_on) if old else None) if m is not None]
+    await note_change(session, worker_id=data.worker_id, from_idx=min(months))
 
 
 async def on_registration_changed(session: AsyncSession, event: CloudEvent) -> None:
     data = WorkerRegistrationChanged.model_validate(event.data)
+    old = await session.get(RegistrationFact, data.worker_id, populate_existing=True)
     stmt = insert(RegistrationFact).values(worker_id=data.worker_id, registered_on=data.registered_on,
                                            division_code=data.division_code, as_of=event.time)
     stmt = stmt.on_conflict_do_update(
@@ -63,7 +86,12 @@ async def on_registration_changed(session: AsyncSession, event: CloudEvent) -> N
         set_={"registered_on": stmt.excluded.registered_on, "division_code": stmt.excluded.division_code,
               "as_of": stmt.excluded.as_of},
         where=stmt.excluded.as_of >= RegistrationFact.as_of)
-    await session.execute(stmt)
+    if (await session.execute(stmt)).rowcount:
+        # A registration counts from the month it is dated; a changed bureau or a missing date: every month.
+        dated = [old.registered_on if old else None, data.registered_on]
+        same_bureau = old is not None and old.division_code == data.division_code
+        from_idx = min(map(rules.date_month, dated)) if same_bureau and all(dated) else 0
+        await note_change(session, worker_id=data.worker_id, from_idx=from_idx)
 
 
 async def on_service_month(session: AsyncSession, event: CloudEvent) -> None:
@@ -78,6 +106,7 @@ async def on_service_month(session: AsyncSession, event: CloudEvent) -> None:
         where=stmt.excluded.revision > ServiceMonthFact.revision)
     if (await session.execute(stmt)).rowcount:
         await rebuild_runs(session, worker_id=data.worker_id)
+        await note_change(session, worker_id=data.worker_id, from_idx=rules.month_idx(data.month))
 
 
 async def rebuild_runs(session: AsyncSession, *, worker_id: uuid.UUID) -> None:
@@ -97,38 +126,3 @@ HANDLERS = {
     EventType.WORKER_REGISTRATION_CHANGED.value: on_registration_changed,
     EventType.SERVICE_MONTH.value: on_service_month,
 }
-
-
-async def create_recovery_items(session: AsyncSession, *, worker_id: uuid.UUID, certificate_id: uuid.UUID) -> int:
-    """Months already in the ledger that a revoked certificate no longer covers become recovery items.
-
-    Runs once the certificate is both issued and revoked (in either order). A line is recovered down to
-    what the remaining certificates still pay for that month (0 if none); idempotent per line and certificate.
-    """
-    cert = await session.get(CertificateFact, certificate_id, populate_existing=True)
-    if cert is None or cert.revoked_on is None or cert.level is None:
-        return 0
-    lines = (await session.execute(
-        select(LedgerLine, Policy).join(Policy, Policy.id == LedgerLine.policy_id).where(
-            LedgerLine.worker_id == worker_id, LedgerLine.kind == "subsidy", LedgerLine.status != "failed",
-            LedgerLine.month_idx >= rules.date_month(cert.revoked_on)))).all()
-    if not lines:
-        return 0
-    certificates = [rules.Certificate(c.level, c.obtained_on, c.revoked_on, c.certificate_id) for c in
-                    (await session.scalars(select(CertificateFact).where(CertificateFact.worker_id == worker_id)))]
-    created = 0
-    for line, policy in lines:
-        terms = terms_of(policy)
-        due_level = rules.covering_level(certificates, terms, line.month_idx)
-        due = int(terms.rates[due_level]) if due_level else 0
-        if due >= line.amount_fen:
-            continue
-        reason = (f"certificate {certificate_id} revoked on {cert.revoked_on.isoformat()}: {line.month} was "
-                  f"{'paid' if line.status == 'paid' else 'batched'} {line.amount_fen} fen, due {due} fen")
-        result = await session.execute(insert(RecoveryItem).values(
-            id=uuid.uuid4(), worker_id=worker_id, ledger_line_id=line.id, certificate_id=certificate_id,
-            month=line.month, paid_fen=line.amount_fen, due_fen=due, amount_fen=line.amount_fen - due,
-            reason=reason).on_conflict_do_nothing())
-        created += result.rowcount
-    return created
-

@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Computed, DateTime, Numeric, Text, func
+from sqlalchemy import BigInteger, Computed, DateTime, Numeric, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.subsidy.base import Base
@@ -58,3 +58,14 @@ class ServiceRun(Base):
     worker_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     first_idx: Mapped[int] = mapped_column(primary_key=True)
     last_idx: Mapped[int]
+
+
+class FactChange(Base):
+    """Per worker: a sequence bumped by every change of its facts (and by a failed payment), and the earliest
+    month the changes since the last settlement can affect (None: none since; a batch clears it)."""
+
+    __tablename__ = "fact_changes"
+    worker_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    from_idx: Mapped[int | None]
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

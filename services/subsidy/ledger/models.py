@@ -1,4 +1,11 @@
-"""Disbursement batches (发放), the payment ledger (subsidy months and one-off awards), recovery items."""
+"""Disbursement batches (发放), the append-only payment ledger, per-worker settlements, receivables, awards.
+
+Ledger entries (`ledger_lines`) per worker, policy and month: `subsidy` (a month's first payment, again
+after a failed or voided one), `top_up` and `recovery` (amount stored positive; the kind says it is taken
+back), plus `award` lines. No amount is ever updated; only a status moves: pending -> paid | failed |
+voided for payments, `recorded` for recoveries. A worker-month's net = its subsidy and top-up entries
+pending or paid - its recoveries.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +31,7 @@ class Disbursement(Base):
 
 
 class LedgerLine(Base):
-    """One payment: a subsidy month (kind 'subsidy', one per worker, policy and month ever) or an award."""
+    """One entry: a subsidy month, a top-up, a recovery or an award (see the module text)."""
 
     __tablename__ = "ledger_lines"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
@@ -44,10 +51,96 @@ class LedgerLine(Base):
     created_by: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     marked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    rule: Mapped[str | None] = mapped_column(Text)  # the verdict's rule when the entry was settled
+    reason: Mapped[str | None] = mapped_column(Text)  # why: the verdict's reason (naming the fact) and the net
+    due_fen: Mapped[int | None] = mapped_column(BigInteger)  # what was due for the month when settled
+    award_id: Mapped[uuid.UUID | None]
+
+
+class DisbursementWorker(Base):
+    """One worker's settlement in one batch: what it brings, what is set off, the one bank transfer."""
+
+    __tablename__ = "disbursement_workers"
+    disbursement_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("disbursements.id"), primary_key=True)
+    worker_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    new_months: Mapped[int]
+    new_months_fen: Mapped[int] = mapped_column(BigInteger)
+    top_ups_fen: Mapped[int] = mapped_column(BigInteger)
+    awards_fen: Mapped[int] = mapped_column(BigInteger)
+    recovered_fen: Mapped[int] = mapped_column(BigInteger)
+    gross_fen: Mapped[int] = mapped_column(BigInteger)
+    receivable_before_fen: Mapped[int] = mapped_column(BigInteger)
+    set_off_fen: Mapped[int] = mapped_column(BigInteger)
+    net_to_pay_fen: Mapped[int] = mapped_column(BigInteger)
+    receivable_after_fen: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(Text)
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    marked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SettledWorker(Base):
+    """Per policy and worker: the fact sequence, month and count of due months it was last settled at."""
+
+    __tablename__ = "settled_workers"
+    policy_code: Mapped[str] = mapped_column(Text, primary_key=True)
+    worker_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    seq: Mapped[int | None] = mapped_column(BigInteger)
+    through_idx: Mapped[int]
+    due_count: Mapped[int]
+    versions_key: Mapped[str] = mapped_column(Text)
+
+
+class Repayment(Base):
+    __tablename__ = "receivable_repayments"
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    worker_id: Mapped[uuid.UUID]
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    note: Mapped[str | None] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class WriteOff(Base):
+    __tablename__ = "receivable_write_offs"
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    worker_id: Mapped[uuid.UUID]
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, default="proposed")
+    proposed_by: Mapped[str] = mapped_column(Text)
+    proposed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    decided_by: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AwardType(Base):
+    __tablename__ = "award_types"
+    code: Mapped[str] = mapped_column(Text, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class Award(Base):
+    """A one-off talent award: recorded, approved by a second bureau_admin, paid only through a batch."""
+
+    __tablename__ = "awards"
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    worker_id: Mapped[uuid.UUID]
+    award_type: Mapped[str] = mapped_column(Text, ForeignKey("award_types.code"))
+    title: Mapped[str] = mapped_column(Text)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    awarded_on: Mapped[date]
+    status: Mapped[str] = mapped_column(Text, default="recorded")
+    recorded_by: Mapped[str] = mapped_column(Text)
+    decided_by: Mapped[str | None] = mapped_column(Text)
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class RecoveryItem(Base):
-    """Money paid for a month a revoked certificate no longer covers: to be recovered, never ignored."""
+    """History only (before entries): money paid for a month a revoked certificate no longer covered."""
 
     __tablename__ = "recovery_items"
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

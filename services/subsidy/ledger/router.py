@@ -8,15 +8,24 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from services.subsidy.access import ensure_readable
-from services.subsidy.ledger import service
-from services.subsidy.ledger.models import LedgerLine, RecoveryItem
+from services.subsidy.ledger import awards, receivables, service
+from services.subsidy.ledger.models import Award, DisbursementWorker, LedgerLine, WriteOff
 from services.subsidy.ledger.schemas import (
     AwardCreate,
+    AwardDecision,
+    AwardRead,
+    AwardTypeRead,
     DisbursementCreate,
     DisbursementRead,
+    DisbursementWorkerRead,
     LineMark,
     LineRead,
+    ReceivableRead,
     RecoveryRead,
+    RepaymentCreate,
+    RepaymentRead,
+    WriteOffCreate,
+    WriteOffRead,
 )
 from shared.auth import CurrentPrincipal
 from shared.db import SessionDep
@@ -30,7 +39,9 @@ Params = Annotated[PageParams, Depends(page_params)]
              responses={200: {"model": DisbursementRead, "description": "the month's batch already exists"}})
 async def create_disbursement(body: DisbursementCreate, session: SessionDep, principal: CurrentPrincipal,
                               response: Response):
-    """The month's batch: every payable month up to `month` not yet in a batch, for every approved application."""
+    """The month's batch (a month that has begun in Asia/Shanghai): for every approved application, every month
+    up to `month` settled to what is due now (new months, top-ups, recoveries), approved awards not yet paid,
+    and per worker the set-off of what they owe against what they are paid."""
     batch, created = await service.create_batch(session=session, principal=principal, policy_code=body.policy,
                                                 month=body.month)
     if not created:
@@ -52,6 +63,16 @@ async def list_disbursement_lines(disbursement_id: uuid.UUID, session: SessionDe
     return {"items": items, "next_cursor": cursor}
 
 
+@router.get("/v1/disbursements/{disbursement_id}/workers", response_model=Page[DisbursementWorkerRead])
+async def list_disbursement_workers(disbursement_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal,
+                                    params: Params):
+    """Per worker: new months, top-ups, awards, recoveries, set-off, net to pay (one transfer), receivable carried."""
+    await service.get_batch(session=session, principal=principal, batch_id=disbursement_id)
+    items, cursor = await paginate(session, service.batch_workers(principal, disbursement_id), params,
+                                   keys=[DisbursementWorker.worker_id], kinds=[uuid.UUID])
+    return {"items": items, "next_cursor": cursor}
+
+
 @router.get("/v1/disbursements/{disbursement_id}/export", response_class=Response, responses={200: {
     "description": "the batch as a file",
     "content": {"text/csv": {"schema": {"type": "string"}},
@@ -70,20 +91,49 @@ async def export_disbursement(disbursement_id: uuid.UUID, session: SessionDep, p
 @router.post("/v1/disbursements/{disbursement_id}/lines/{line_id}/mark", response_model=LineRead)
 async def mark_disbursement_line(disbursement_id: uuid.UUID, line_id: int, body: LineMark, session: SessionDep,
                                  principal: CurrentPrincipal):
-    """Paid or failed (a failed month is paid again by a later batch)."""
+    """Paid or failed. The bank pays one transfer per worker and batch, so this marks every pending payment line of
+    the line's worker in the batch; a failed transfer cancels its set-off and its months are due again (a new
+    line in the next batch)."""
     return await service.mark_line(session=session, principal=principal, batch_id=disbursement_id, line_id=line_id,
                                    status=body.status, reason=body.reason)
 
 
-@router.post("/v1/awards", response_model=LineRead, status_code=201, tags=["awards"])
-async def create_award(body: AwardCreate, session: SessionDep, principal: CurrentPrincipal):
-    return await service.record_award(session=session, principal=principal, data=body)
+@router.get("/v1/award-types", response_model=Page[AwardTypeRead], tags=["awards"])
+async def list_award_types(session: SessionDep, principal: CurrentPrincipal):
+    return {"items": list(await session.scalars(awards.types())), "next_cursor": None}
+
+
+@router.post("/v1/awards", response_model=AwardRead, status_code=201, tags=["awards"])
+async def create_award(body: AwardCreate, session: SessionDep, principal: CurrentPrincipal, request: Request):
+    """Recorded (the amount is the award type's); approved by another bureau_admin; paid by the next batch."""
+    return await awards.record(session=session, principal=principal, data=body,
+                               registry=getattr(request.app.state, "registry", None))
+
+
+@router.get("/v1/awards", response_model=Page[AwardRead], tags=["awards"])
+async def list_awards(session: SessionDep, principal: CurrentPrincipal, params: Params):
+    items, cursor = await paginate(session, awards.readable(principal), params, keys=[Award.created_at, Award.id])
+    return {"items": items, "next_cursor": cursor}
+
+
+@router.post("/v1/awards/{award_id}/approve", response_model=AwardRead, tags=["awards"])
+async def approve_award(award_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal,
+                        body: AwardDecision | None = None):
+    return await awards.decide(session=session, principal=principal, award_id=award_id, approve=True,
+                               reason=body.reason if body else None)
+
+
+@router.post("/v1/awards/{award_id}/reject", response_model=AwardRead, tags=["awards"])
+async def reject_award(award_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal,
+                       body: AwardDecision | None = None):
+    return await awards.decide(session=session, principal=principal, award_id=award_id, approve=False,
+                               reason=body.reason if body else None)
 
 
 @router.get("/v1/workers/{worker_id}/payments", response_model=Page[LineRead], tags=["payments"])
 async def list_worker_payments(worker_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal,
                                params: Params):
-    """A worker's ledger: subsidy months and awards (the worker sees only their own; others get 404)."""
+    """A worker's ledger entries: subsidy months, top-ups, recoveries, awards (the worker sees only their own)."""
     await ensure_readable(session=session, principal=principal, worker_id=worker_id)
     items, cursor = await paginate(session, service.worker_payments(principal, worker_id), params,
                                    keys=[LedgerLine.id], kinds=[int])
@@ -92,7 +142,56 @@ async def list_worker_payments(worker_id: uuid.UUID, session: SessionDep, princi
 
 @router.get("/v1/recoveries", response_model=Page[RecoveryRead], tags=["recoveries"])
 async def list_recoveries(session: SessionDep, principal: CurrentPrincipal, params: Params):
-    """Money paid for months a revoked certificate no longer covers."""
-    items, cursor = await paginate(session, service.recoveries(principal), params,
-                                   keys=[RecoveryItem.created_at, RecoveryItem.id])
+    """Recovery entries: money taken back from a month's net because less is due now (with the rule and fact)."""
+    items, cursor = await paginate(session, service.recoveries(principal), params, keys=[LedgerLine.id], kinds=[int])
     return {"items": items, "next_cursor": cursor}
+
+
+@router.get("/v1/receivables", response_model=Page[ReceivableRead], tags=["receivables"])
+async def list_receivables(session: SessionDep, principal: CurrentPrincipal, params: Params):
+    """What each worker owes back: recovered - set off - repaid - written off (workers with any recovery)."""
+    stmt = receivables.balances(principal)
+    items, cursor = await paginate(session, stmt, params, keys=[stmt.selected_columns.worker_id], kinds=[uuid.UUID])
+    return {"items": items, "next_cursor": cursor}
+
+
+@router.get("/v1/receivables/{worker_id}", response_model=ReceivableRead, tags=["receivables"])
+async def get_receivable(worker_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal):
+    return await receivables.balance(session=session, principal=principal, worker_id=worker_id)
+
+
+@router.post("/v1/receivables/{worker_id}/repayments", response_model=RepaymentRead, status_code=201,
+             tags=["receivables"])
+async def record_repayment(worker_id: uuid.UUID, body: RepaymentCreate, session: SessionDep,
+                           principal: CurrentPrincipal):
+    """Money the worker paid back to the bureau (never more than they owe)."""
+    return await receivables.repay(session=session, principal=principal, worker_id=worker_id,
+                                   amount_fen=body.amount_fen, note=body.note)
+
+
+@router.post("/v1/receivables/{worker_id}/write-offs", response_model=WriteOffRead, status_code=201,
+             tags=["receivables"])
+async def propose_write_off(worker_id: uuid.UUID, body: WriteOffCreate, session: SessionDep,
+                            principal: CurrentPrincipal):
+    """Proposed by a bureau_admin with a reason; counts once another bureau_admin approves it."""
+    return await receivables.propose_write_off(session=session, principal=principal, worker_id=worker_id,
+                                               amount_fen=body.amount_fen, reason=body.reason)
+
+
+@router.get("/v1/write-offs", response_model=Page[WriteOffRead], tags=["receivables"])
+async def list_write_offs(session: SessionDep, principal: CurrentPrincipal, params: Params):
+    items, cursor = await paginate(session, receivables.write_offs(principal), params,
+                                   keys=[WriteOff.proposed_at, WriteOff.id])
+    return {"items": items, "next_cursor": cursor}
+
+
+@router.post("/v1/write-offs/{write_off_id}/approve", response_model=WriteOffRead, tags=["receivables"])
+async def approve_write_off(write_off_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal):
+    return await receivables.decide_write_off(session=session, principal=principal, write_off_id=write_off_id,
+                                              approve=True)
+
+
+@router.post("/v1/write-offs/{write_off_id}/reject", response_model=WriteOffRead, tags=["receivables"])
+async def reject_write_off(write_off_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal):
+    return await receivables.decide_write_off(session=session, principal=principal, write_off_id=write_off_id,
+                                              approve=False)

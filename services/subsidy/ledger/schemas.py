@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, datetime
 from typing import Literal
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.money import Fen
 from shared.validators import MONTH_PATTERN
@@ -21,30 +23,63 @@ class DisbursementCreate(BaseModel):
 
 
 class DisbursementRead(BaseModel):
+    """Live figures: `line_count` and `total_fen` count payment lines pending or paid (voided and failed lines
+    no longer count); `net_to_pay_fen` is what the bank transfers (after set-off), in `transfers` transfers."""
+
     model_config = ConfigDict(from_attributes=True)
     id: uuid.UUID
     policy: str = Field(validation_alias="policy_code")
     month: str
     line_count: int
     total_fen: int
+    recovered_fen: int = 0
+    set_off_fen: int = 0
+    net_to_pay_fen: int = 0
+    transfers: int = 0
+    failed_fen: int = 0
+    voided_fen: int = 0
     created_by: str
     created_at: datetime
+
+
+class DisbursementWorkerRead(BaseModel):
+    """One worker in one batch: new months, top-ups, awards, recoveries, set-off, the transfer, the receivable."""
+
+    model_config = ConfigDict(from_attributes=True)
+    worker_id: uuid.UUID
+    new_months: int
+    new_months_fen: int
+    top_ups_fen: int
+    awards_fen: int
+    recovered_fen: int
+    gross_fen: int
+    receivable_before_fen: int
+    set_off_fen: int
+    net_to_pay_fen: int
+    receivable_after_fen: int
+    status: Literal["pending", "paid", "failed", "voided"]
+    failure_reason: str | None
 
 
 class LineRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
-    kind: Literal["subsidy", "award"]
+    kind: Literal["subsidy", "top_up", "recovery", "award"]
     worker_id: uuid.UUID
     policy: str | None = Field(validation_alias="policy_code")
     disbursement_id: uuid.UUID | None
     month: str | None
     level: str | None
     amount_fen: int
-    status: Literal["pending", "paid", "failed"]
+    status: Literal["pending", "paid", "failed", "voided", "recorded"]
     failure_reason: str | None
     title: str | None
     awarded_on: date | None
+    rule: str | None = None
+    reason: str | None = None
+    due_fen: int | None = None
+    award_id: uuid.UUID | None = None
+    created_at: datetime | None = None
 
 
 class LineMark(BaseModel):
@@ -59,26 +94,115 @@ class LineMark(BaseModel):
         return self
 
 
+BUREAU_TZ = ZoneInfo("Asia/Shanghai")
+
+
 class AwardCreate(BaseModel):
-    """A one-off talent award (e.g. 鄂托克旗英才, 10,000 yuan) recorded in the same ledger."""
+    """A one-off talent award (e.g. 鄂托克英才, 10,000 yuan): the amount comes from the award type."""
 
     model_config = ConfigDict(extra="forbid")
     worker_id: uuid.UUID
-    title: str = Field(min_length=1, max_length=200, examples=["鄂托克旗英才"])
-    amount_fen: Fen = Field(gt=0)
-    awarded_on: date
+    award_type: str = Field(min_length=1, max_length=100, examples=["otog-talent"])
+    title: str | None = Field(None, min_length=1, max_length=200, examples=["2026年度鄂托克英才"])
+    awarded_on: date = Field(description="an ISO date (YYYY-MM-DD) from 2000-01-01 to today")
+
+    @field_validator("awarded_on", mode="before")
+    @classmethod
+    def _iso_date_only(cls, value):
+        if not (isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value)):
+            raise ValueError("an ISO date string (YYYY-MM-DD) is required, not a number")
+        return value
+
+    @field_validator("awarded_on")
+    @classmethod
+    def _sane(cls, value: date) -> date:
+        today = datetime.now(BUREAU_TZ).date()
+        if not date(2000, 1, 1) <= value <= today:
+            raise ValueError(f"must be between 2000-01-01 and today ({today.isoformat()})")
+        return value
 
 
-class RecoveryRead(BaseModel):
+class AwardDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str | None = Field(None, max_length=2000)
+
+
+class AwardRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: uuid.UUID
     worker_id: uuid.UUID
-    ledger_line_id: int
-    certificate_id: uuid.UUID
-    month: str
-    paid_fen: int
-    due_fen: int
+    award_type: str
+    title: str
+    amount_fen: int
+    awarded_on: date
+    status: Literal["recorded", "approved", "rejected"]
+    recorded_by: str
+    decided_by: str | None
+    created_at: datetime
+
+
+class AwardTypeRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    code: str
+    name: str
+    amount_fen: int
+
+
+class RecoveryRead(BaseModel):
+    """A recovery entry: `amount_fen` taken back from the month's net (`paid_fen` before, `due_fen` now)."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    worker_id: uuid.UUID
+    policy: str | None = Field(validation_alias="policy_code")
+    disbursement_id: uuid.UUID | None
+    month: str | None
+    amount_fen: int
+    due_fen: int | None
+    rule: str | None
+    reason: str | None
+    created_at: datetime
+
+
+class RepaymentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amount_fen: Fen = Field(gt=0)
+    note: str | None = Field(None, max_length=2000)
+
+
+class RepaymentRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: uuid.UUID
+    worker_id: uuid.UUID
+    amount_fen: int
+    note: str | None
+    recorded_by: str
+    recorded_at: datetime
+
+
+class WriteOffCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amount_fen: Fen = Field(gt=0)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class WriteOffRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: uuid.UUID
+    worker_id: uuid.UUID
     amount_fen: int
     reason: str
-    status: str
-    created_at: datetime
+    status: Literal["proposed", "approved", "rejected"]
+    proposed_by: str
+    decided_by: str | None
+    proposed_at: datetime
+
+
+class ReceivableRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    worker_id: uuid.UUID
+    recovered_fen: int
+    set_off_fen: int
+    repaid_fen: int
+    written_off_fen: int
+    balance_fen: int

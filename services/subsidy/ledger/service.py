@@ -1,46 +1,78 @@
-"""Monthly disbursement batches (发放), line marks, awards and exports over the payment ledger."""
+"""Monthly disbursement batches (发放): settlement, per-worker transfers and set-off, line marks, exports.
+
+Everything that moves money in the ledger happens here, at batch time, under the policy's batch lock:
+event handlers only record facts.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import uuid
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, and_, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subsidy.access import readable_workers
 from services.subsidy.eligibility import rules
-from services.subsidy.facts.repository import load_approved_facts
-from services.subsidy.ledger.models import Disbursement, LedgerLine, RecoveryItem
-from services.subsidy.ledger.schemas import AwardCreate
+from services.subsidy.facts.handlers import note_change
+from services.subsidy.facts.repository import Loaded, load_approved
+from services.subsidy.ledger import settlement
+from services.subsidy.ledger.models import Disbursement, DisbursementWorker, LedgerLine
 from services.subsidy.policies.service import terms_of, versions
 from shared.auth import Principal
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, Invalid, NotFound
 from shared.money import fen_to_yuan_str
 from shared.registry_client import RegistryClient
 
+BUREAU_TZ = ZoneInfo("Asia/Shanghai")
+RECEIVABLES_LOCK = "receivables"  # repayments, write-offs and set-off never interleave
 LINE_COLUMNS = ("kind", "worker_id", "policy_code", "policy_id", "disbursement_id", "month", "level", "amount_fen",
-                "status", "created_by")
+                "status", "created_by", "rule", "reason", "due_fen")
+AWARD_COLUMNS = ("kind", "worker_id", "disbursement_id", "amount_fen", "status", "created_by", "title", "awarded_on",
+                 "award_id", "reason")
+WORKER_COLUMNS = ("disbursement_id", "worker_id", "new_months", "new_months_fen", "top_ups_fen", "awards_fen",
+                  "recovered_fen", "gross_fen", "receivable_before_fen", "set_off_fen", "net_to_pay_fen",
+                  "receivable_after_fen", "status")
+
+# What a worker owes back (all policies): recoveries - live set-offs - repaid - approved write-offs.
+RECEIVABLE_SQL = """
+SELECT worker_id, sum(fen)::bigint FROM (
+  SELECT worker_id, amount_fen AS fen FROM ledger_lines WHERE kind = 'recovery' {and_worker}
+  UNION ALL SELECT worker_id, -set_off_fen FROM disbursement_workers
+            WHERE set_off_fen > 0 AND status IN ('pending', 'paid') {and_worker}
+  UNION ALL SELECT worker_id, -amount_fen FROM receivable_repayments WHERE true {and_worker}
+  UNION ALL SELECT worker_id, -amount_fen FROM receivable_write_offs WHERE status = 'approved' {and_worker}
+) t GROUP BY worker_id HAVING sum(fen) <> 0"""
 
 
-def compute_lines(facts_by_worker: dict, terms: list[rules.PolicyTerms], *, through: int) -> list[tuple]:
-    """(worker_id, month, level, amount_fen, policy_id) for every unpaid payable month up to `through`."""
-    out = []
-    terms = rules.Versions(terms)
-    for worker_id, facts in facts_by_worker.items():
-        for verdict in rules.payable_months(facts, terms, through=through):
-            out.append((worker_id, verdict.month, verdict.level, verdict.amount_fen, verdict.policy.id))
-    return out
+def month_has_begun(month: str, *, now: datetime | None = None) -> bool:
+    today = (now or datetime.now(BUREAU_TZ)).astimezone(BUREAU_TZ).date()
+    return rules.month_idx(month) <= rules.date_month(today)
+
+
+async def lock(session: AsyncSession, name: str) -> None:
+    await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(name))))
+
+
+async def receivables(session: AsyncSession, worker_id: uuid.UUID | None = None) -> dict[uuid.UUID, int]:
+    sql = RECEIVABLE_SQL.format(and_worker="AND worker_id = :w" if worker_id else "")
+    rows = await session.execute(text(sql), {"w": worker_id} if worker_id else {})
+    return {w: int(fen) for w, fen in rows}
 
 
 async def create_batch(*, session: AsyncSession, principal: Principal, policy_code: str,
-                       month: str) -> tuple[Disbursement, bool]:
+                       month: str) -> tuple[dict, bool]:
     """The month's batch, created once; later calls (also concurrent ones) get the same batch back."""
     principal.require("bureau_admin")
-    terms = [terms_of(p) for p in await versions(session=session, code=policy_code)]
+    await versions(session=session, code=policy_code)
+    if not month_has_begun(month):
+        raise Invalid(f"{month} has not begun in the bureau's time zone (Asia/Shanghai); a batch pays months that "
+                      "have begun", field="month")
     new_id = uuid.uuid4()
     # Concurrent callers block on the unique key until the creator commits, then see its batch.
     created = (await session.execute(
@@ -49,37 +81,184 @@ async def create_batch(*, session: AsyncSession, principal: Principal, policy_co
     if created is None:
         batch = await session.scalar(select(Disbursement).where(
             Disbursement.policy_code == policy_code, Disbursement.month == month))
-        return batch, False
-    # Batches of different months of one policy may share arrears: compute them one at a time. The same lock
-    # keeps a version from being corrected while a batch pays under it, so the terms are read after it.
-    await session.execute(select(func.pg_advisory_xact_lock(func.hashtext("batch:" + policy_code))))
-    terms = [terms_of(p) for p in await versions(session=session, code=policy_code)]
-    through = rules.month_idx(month)
-    facts = await load_approved_facts(session, policy_code=policy_code, through=through)
-    lines = compute_lines(facts, terms, through=through)
-    if lines:
-        conn = await session.connection()
-        raw = (await conn.get_raw_connection()).driver_connection
-        await raw.copy_records_to_table(
-            "ledger_lines", columns=LINE_COLUMNS,
-            records=[("subsidy", w, policy_code, pid, new_id, m, level, amount, "pending", principal.subject)
-                     for w, m, level, amount, pid in lines])
-    total = sum(line[3] for line in lines)
-    await session.execute(update(Disbursement).where(Disbursement.id == new_id)
-                          .values(line_count=len(lines), total_fen=total))
+        return await batch_read(session, batch), False
+    # Batches of one policy settle one at a time; the same lock keeps a version from being corrected while a
+    # batch pays under it (so the terms are read after it) and line marks from moving under a settlement.
+    await lock(session, "batch:" + policy_code)
+    await lock(session, RECEIVABLES_LOCK)
+    terms = rules.Versions(terms_of(p) for p in await versions(session=session, code=policy_code))
+    await settle_batch(session, batch_id=new_id, policy_code=policy_code, through=rules.month_idx(month),
+                       terms=terms, actor=principal.subject)
     batch = await session.get(Disbursement, new_id, populate_existing=True)
-    return batch, True
+    return await batch_read(session, batch), True
+
+
+def _classify(loaded: dict[uuid.UUID, Loaded], key: str) -> tuple[list, list]:
+    """Clean workers (nothing changed at or before the month they were settled through) and the others."""
+    clean, dirty = [], []
+    for w, item in loaded.items():
+        s = item.settled
+        if s is None or s.versions_key != key or (
+                item.seq != s.seq and (item.changed_from is None or item.changed_from <= s.through)):
+            dirty.append(w)
+        else:
+            clean.append(w)
+    return clean, dirty
+
+
+async def _entries(raw, policy_code: str, workers: list[uuid.UUID]) -> dict[uuid.UUID, list[settlement.Entry]]:
+    out: dict[uuid.UUID, list[settlement.Entry]] = {w: [] for w in workers}
+    for w, *row in await raw.fetch(
+            "SELECT worker_id, id, kind, month_idx, level, amount_fen, status, disbursement_id FROM ledger_lines "
+            "WHERE policy_code = $1 AND worker_id = ANY($2::uuid[]) AND kind <> 'award'", policy_code, workers):
+        out[w].append(settlement.Entry(*row))
+    return out
+
+
+async def settle_batch(session: AsyncSession, *, batch_id: uuid.UUID, policy_code: str, through: int,
+                       terms: rules.Versions, actor: str) -> None:
+    """Settle every approved worker up to `through` into batch `batch_id` (the caller holds the batch lock)."""
+    key = settlement.versions_key(terms)
+    loaded = await load_approved(session, policy_code=policy_code, through=through)
+    clean, dirty = _classify(loaded, key)
+    raw = (await (await session.connection()).get_raw_connection()).driver_connection
+    new: dict[uuid.UUID, list[settlement.NewEntry]] = {}
+    states: list[tuple] = []  # (worker, seq, through, due_count) settled now
+    forget: list[uuid.UUID] = []  # settled here only up to an earlier month than before: month by month next time
+    for w in clean:
+        item = loaded[w]
+        if through <= item.settled.through:
+            continue
+        due = rules.due_months(item.facts, terms, through=through, after=item.settled.through,
+                               used=item.settled.due_count)
+        if due:
+            new[w] = settlement.new_months(due)
+            states.append((w, item.seq, through, item.settled.due_count + len(due)))
+        elif item.seq != item.settled.seq:
+            states.append((w, item.seq, item.settled.through, item.settled.due_count))
+    voids: list[tuple[uuid.UUID, uuid.UUID]] = []
+    entries = await _entries(raw, policy_code, dirty) if dirty else {}
+    for w in dirty:
+        item = loaded[w]
+        due = rules.due_months(item.facts, terms, through=through)
+        result = settlement.settle(due, entries[w], through=through,
+                                   why=lambda m, f=item.facts: settlement.explain_month(f, terms, m))
+        if result.entries:
+            new[w] = result.entries
+        voids += [(b, w) for b in result.void_batches]
+        if item.settled is not None and item.settled.through > through:
+            forget.append(w)
+        else:
+            states.append((w, item.seq, through, result.due_count))
+    if voids:
+        await raw.execute(
+            "UPDATE ledger_lines l SET status = 'voided', marked_at = now(), "
+            "failure_reason = 'voided: no longer due before it was paid' "
+            "FROM unnest($1::uuid[], $2::uuid[]) v(b, w) WHERE l.disbursement_id = v.b AND l.worker_id = v.w "
+            "AND l.status = 'pending'", [b for b, _ in voids], [w for _, w in voids])
+        await raw.execute(
+            "UPDATE disbursement_workers d SET status = 'voided', marked_at = now() "
+            "FROM unnest($1::uuid[], $2::uuid[]) v(b, w) WHERE d.disbursement_id = v.b AND d.worker_id = v.w "
+            "AND d.status = 'pending'", [b for b, _ in voids], [w for _, w in voids])
+    awards = await raw.fetch(
+        "SELECT a.id, a.worker_id, a.amount_fen, a.title, a.awarded_on FROM awards a WHERE a.status = 'approved' "
+        "AND NOT EXISTS (SELECT 1 FROM ledger_lines l WHERE l.award_id = a.id AND l.status IN ('pending', 'paid')) "
+        "ORDER BY a.created_at")
+    owed = await receivables(session)
+    await _write(raw, batch_id=batch_id, policy_code=policy_code, actor=actor, new=new, awards=awards, owed=owed)
+    await _remember(raw, policy_code=policy_code, key=key, states=states, forget=forget)
+
+
+async def _write(raw, *, batch_id, policy_code, actor, new, awards, owed) -> None:
+    """The entries, award lines and one settlement row per worker (set-off and what the bank pays)."""
+    award_fen: dict[uuid.UUID, int] = {}
+    for a in awards:
+        award_fen[a["worker_id"]] = award_fen.get(a["worker_id"], 0) + a["amount_fen"]
+    rows, status_of = [], {}
+    line_count = total = 0
+    for w in set(new) | set(award_fen):
+        mine = new.get(w, ())
+        firsts = [e for e in mine if e.kind == "subsidy"]
+        new_fen = sum(e.amount_fen for e in firsts)
+        top_fen = sum(e.amount_fen for e in mine if e.kind == "top_up")
+        rec_fen = sum(e.amount_fen for e in mine if e.kind == "recovery")
+        gross = new_fen + top_fen + award_fen.get(w, 0)
+        before = owed.get(w, 0) + rec_fen  # this batch's recoveries are set off against its payments too
+        set_off = min(gross, before)
+        net = gross - set_off
+        status_of[w] = "pending" if net > 0 else "paid"  # nothing to transfer: settled by set-off alone
+        rows.append((batch_id, w, len(firsts), new_fen, top_fen, award_fen.get(w, 0), rec_fen, gross, before,
+                     set_off, net, before - set_off, status_of[w]))
+        line_count += sum(1 for e in mine if e.kind != "recovery") + sum(1 for a in awards if a["worker_id"] == w)
+        total += gross
+    records = [(e.kind, w, policy_code, e.policy_id, batch_id, rules.month_str(e.month), e.level, e.amount_fen,
+                "recorded" if e.kind == "recovery" else status_of[w], actor, e.rule, e.reason, e.due_fen)
+               for w, mine in new.items() for e in mine]
+    if records:
+        await raw.copy_records_to_table("ledger_lines", columns=LINE_COLUMNS, records=records)
+    if awards:
+        await raw.copy_records_to_table("ledger_lines", columns=AWARD_COLUMNS, records=[
+            ("award", a["worker_id"], batch_id, a["amount_fen"], status_of[a["worker_id"]], actor, a["title"],
+             a["awarded_on"], a["id"], "approved award") for a in awards])
+    if rows:
+        await raw.copy_records_to_table("disbursement_workers", columns=WORKER_COLUMNS, records=rows)
+    await raw.execute("UPDATE disbursements SET line_count = $2, total_fen = $3 WHERE id = $1", batch_id,
+                      line_count, total)
+
+
+async def _remember(raw, *, policy_code, key, states, forget) -> None:
+    """Settled states, and the fact changes they consumed (a change committed meanwhile keeps its sequence)."""
+    if states:
+        await raw.execute(
+            "INSERT INTO settled_workers (policy_code, worker_id, seq, through_idx, due_count, versions_key) "
+            "SELECT $1, w, s, t, c, $6 FROM unnest($2::uuid[], $3::bigint[], $4::int[], $5::int[]) u(w, s, t, c) "
+            "ON CONFLICT (policy_code, worker_id) DO UPDATE SET seq = excluded.seq, "
+            "through_idx = excluded.through_idx, due_count = excluded.due_count, versions_key = excluded.versions_key",
+            policy_code, [s[0] for s in states], [s[1] for s in states], [s[2] for s in states],
+            [s[3] for s in states], key)
+        await raw.execute(
+            "UPDATE fact_changes f SET from_idx = NULL FROM unnest($1::uuid[], $2::bigint[]) u(w, s) "
+            "WHERE f.worker_id = u.w AND f.seq = u.s AND f.from_idx IS NOT NULL",
+            [s[0] for s in states if s[1] is not None], [s[1] for s in states if s[1] is not None])
+    if forget:
+        await raw.execute("DELETE FROM settled_workers WHERE policy_code = $1 AND worker_id = ANY($2::uuid[])",
+                          policy_code, forget)
+
+
+async def batch_read(session: AsyncSession, batch: Disbursement) -> dict:
+    """The batch with live figures: voided and failed lines no longer count (the stored line_count and
+    total_fen are the figures as created)."""
+    counts = (await session.execute(text("""
+        SELECT count(*) FILTER (WHERE kind <> 'recovery' AND status IN ('pending', 'paid')),
+               coalesce(sum(amount_fen) FILTER (WHERE kind <> 'recovery' AND status IN ('pending', 'paid')), 0),
+               coalesce(sum(amount_fen) FILTER (WHERE kind = 'recovery'), 0),
+               coalesce(sum(amount_fen) FILTER (WHERE status = 'failed'), 0),
+               coalesce(sum(amount_fen) FILTER (WHERE status = 'voided'), 0)
+        FROM ledger_lines WHERE disbursement_id = :b"""), {"b": batch.id})).one()
+    transfers = (await session.execute(text("""
+        SELECT count(*) FILTER (WHERE net_to_pay_fen > 0 AND status IN ('pending', 'paid')),
+               coalesce(sum(net_to_pay_fen) FILTER (WHERE status IN ('pending', 'paid')), 0),
+               coalesce(sum(set_off_fen) FILTER (WHERE status IN ('pending', 'paid')), 0)
+        FROM disbursement_workers WHERE disbursement_id = :b"""), {"b": batch.id})).one()
+    return {"id": batch.id, "policy_code": batch.policy_code, "month": batch.month, "created_by": batch.created_by,
+            "created_at": batch.created_at, "line_count": counts[0], "total_fen": int(counts[1]),
+            "recovered_fen": int(counts[2]), "failed_fen": int(counts[3]), "voided_fen": int(counts[4]),
+            "transfers": transfers[0], "net_to_pay_fen": int(transfers[1]), "set_off_fen": int(transfers[2])}
 
 
 def _can_see_batches(principal: Principal) -> bool:
     return principal.reads_everything or principal.has_any("station_manager")
 
 
-async def get_batch(*, session: AsyncSession, principal: Principal, batch_id: uuid.UUID) -> Disbursement:
+async def _batch(session: AsyncSession, principal: Principal, batch_id: uuid.UUID) -> Disbursement:
     batch = await session.get(Disbursement, batch_id) if _can_see_batches(principal) else None
     if batch is None:
         raise NotFound("no such disbursement")
     return batch
+
+
+async def get_batch(*, session: AsyncSession, principal: Principal, batch_id: uuid.UUID) -> dict:
+    return await batch_read(session, await _batch(session, principal, batch_id))
 
 
 def batch_lines(principal: Principal, batch_id: uuid.UUID) -> Select:
@@ -87,29 +266,45 @@ def batch_lines(principal: Principal, batch_id: uuid.UUID) -> Select:
                                     readable_workers(principal, LedgerLine.worker_id))
 
 
+def batch_workers(principal: Principal, batch_id: uuid.UUID) -> Select:
+    return select(DisbursementWorker).where(DisbursementWorker.disbursement_id == batch_id,
+                                            readable_workers(principal, DisbursementWorker.worker_id))
+
+
 async def mark_line(*, session: AsyncSession, principal: Principal, batch_id: uuid.UUID, line_id: int,
                     status: str, reason: str | None) -> LedgerLine:
+    """The bank pays one transfer per worker and batch: marking one of its lines marks the transfer, i.e. every
+    pending payment line of that worker in the batch. A failed transfer pays nothing: its set-off is cancelled
+    (the receivable comes back) and its months are due again in the next batch (a new attempt)."""
     principal.require("bureau_admin")
+    batch = await _batch(session, principal, batch_id)
     line = await session.scalar(select(LedgerLine).where(LedgerLine.id == line_id,
                                                          LedgerLine.disbursement_id == batch_id))
     if line is None:
         raise NotFound("no such line in this disbursement")
+    if line.kind == "recovery":
+        raise Invalid("a recovery is not a payment; it has nothing to mark", field="line_id")
+    await lock(session, "batch:" + batch.policy_code)
+    await lock(session, RECEIVABLES_LOCK)
+    mine = and_(LedgerLine.disbursement_id == batch_id, LedgerLine.worker_id == line.worker_id,
+                LedgerLine.kind != "recovery")
+    months = list(await session.scalars(select(LedgerLine.month_idx).where(
+        mine, LedgerLine.status == "pending", LedgerLine.month_idx.is_not(None))))
     result = await session.execute(
-        update(LedgerLine).where(LedgerLine.id == line_id, LedgerLine.status == "pending")
+        update(LedgerLine).where(mine, LedgerLine.status == "pending")
         .values(status=status, failure_reason=reason, marked_at=func.now())
         .execution_options(synchronize_session=False))
-    if result.rowcount != 1:
+    if result.rowcount == 0:
+        await session.refresh(line)
         raise Conflict(f"the line is already marked {line.status}")
-    await session.refresh(line)
-    return line
-
-
-async def record_award(*, session: AsyncSession, principal: Principal, data: AwardCreate) -> LedgerLine:
-    principal.require("bureau_admin")
-    line = LedgerLine(kind="award", worker_id=data.worker_id, title=data.title, amount_fen=data.amount_fen,
-                      awarded_on=data.awarded_on, status="paid", created_by=principal.subject)
-    session.add(line)
-    await session.flush()
+    await session.execute(
+        update(DisbursementWorker).where(DisbursementWorker.disbursement_id == batch_id,
+                                         DisbursementWorker.worker_id == line.worker_id,
+                                         DisbursementWorker.status == "pending")
+        .values(status=status, failure_reason=reason, marked_at=func.now())
+        .execution_options(synchronize_session=False))
+    if status == "failed" and months:
+        await note_change(session, worker_id=line.worker_id, from_idx=min(months))
     await session.refresh(line)
     return line
 
@@ -120,24 +315,39 @@ def worker_payments(principal: Principal, worker_id: uuid.UUID) -> Select:
 
 
 def recoveries(principal: Principal) -> Select:
-    return select(RecoveryItem).where(readable_workers(principal, RecoveryItem.worker_id))
+    return select(LedgerLine).where(LedgerLine.kind == "recovery", readable_workers(principal, LedgerLine.worker_id))
 
 
 async def export_batch(*, session: AsyncSession, principal: Principal, batch_id: uuid.UUID, fmt: str,
                        registry: RegistryClient | None) -> tuple[bytes, str, str]:
-    """The batch for the bank and the archive: one row per line, names from the registry, a total row."""
-    batch = await get_batch(session=session, principal=principal, batch_id=batch_id)
-    lines = list(await session.scalars(batch_lines(principal, batch_id).order_by(LedgerLine.worker_id,
-                                                                                   LedgerLine.month)))
-    people = await registry.lookup_workers(line.worker_id for line in lines) if registry and lines else {}
-    header = ["worker_id", "name", "id_number_masked", "month", "level", "amount_fen", "amount_yuan", "status"]
-    rows = []
+    """The batch for the bank and the archive: a row per payment line, a set-off row per worker whose
+    receivable is set off (so a worker's rows add up to the one transfer), names from the registry, a total."""
+    batch = await _batch(session, principal, batch_id)
+    lines = list(await session.scalars(batch_lines(principal, batch_id).where(
+        LedgerLine.kind != "recovery", LedgerLine.status.in_(("pending", "paid")))
+        .order_by(LedgerLine.worker_id, LedgerLine.month, LedgerLine.id)))
+    set_offs = {w.worker_id: w.set_off_fen for w in await session.scalars(batch_workers(principal, batch_id).where(
+        DisbursementWorker.set_off_fen > 0, DisbursementWorker.status.in_(("pending", "paid"))))}
+    workers = list(dict.fromkeys([line.worker_id for line in lines] + list(set_offs)))
+    people = await registry.lookup_workers(workers) if registry and workers else {}
+    header = ["worker_id", "name", "id_number_masked", "month", "level", "amount_fen", "amount_yuan", "status",
+              "kind", "title"]
+    rows, total = [], 0
+    by_worker: dict[uuid.UUID, list] = {}
     for line in lines:
-        person = people.get(str(line.worker_id), {})
-        rows.append([str(line.worker_id), person.get("name", ""), person.get("id_number_masked", ""), line.month,
-                     line.level, line.amount_fen, fen_to_yuan_str(line.amount_fen), line.status])
-    total = sum(line.amount_fen for line in lines)
-    rows.append(["TOTAL", "", "", "", "", total, fen_to_yuan_str(total), f"{len(lines)} lines"])
+        by_worker.setdefault(line.worker_id, []).append(line)
+    for worker in workers:
+        person = people.get(str(worker), {})
+        who = [str(worker), person.get("name", ""), person.get("id_number_masked", "")]
+        for line in by_worker.get(worker, []):
+            rows.append([*who, line.month or "", line.level or "", line.amount_fen, fen_to_yuan_str(line.amount_fen),
+                         line.status, line.kind, line.title or ""])
+            total += line.amount_fen
+        if set_offs.get(worker):
+            fen = -set_offs[worker]
+            rows.append([*who, "", "", fen, fen_to_yuan_str(fen), "", "set_off", "receivable set off"])
+            total += fen
+    rows.append(["TOTAL", "", "", "", "", total, fen_to_yuan_str(total), f"{len(lines)} lines", "", ""])
     name = f"disbursement-{batch.policy_code}-{batch.month}"
     if fmt == "csv":
         buffer = io.StringIO()

@@ -20,7 +20,8 @@ async def report_summary(session: SessionDep, principal: CurrentPrincipal,
                          policy: Annotated[str, Query(min_length=1, max_length=100)],
                          from_month: Annotated[str, Query(alias="from", pattern=MONTH)],
                          to_month: Annotated[str, Query(alias="to", pattern=MONTH)]):
-    """People and amounts batched (pending or paid, not failed) in the range, by level and by station."""
+    """Net paid in the range (paid - recovered; pending not counted), with paid, pending, top-ups, recovered,
+    receivable and net by month, level and station."""
     principal.require("bureau_admin", "auditor", "station_manager")
     return await service.summary(session=session, principal=principal, policy_code=policy, from_month=from_month,
                                  to_month=to_month)

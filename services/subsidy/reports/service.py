@@ -4,73 +4,117 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subsidy.access import readable_workers
 from services.subsidy.eligibility import rules
-from services.subsidy.facts.models import ServiceMonthFact
-from services.subsidy.facts.repository import load_approved_facts
+from services.subsidy.facts.repository import load_approved
+from services.subsidy.ledger import receivables
 from services.subsidy.ledger.models import Disbursement, LedgerLine
 from services.subsidy.policies.service import terms_of, versions
 from shared.auth import Principal
 from shared.errors import Invalid
 
+# Per worker-month in the range (readable by the caller): paid, pending, top-ups, recovered, net paid, the level
+# of the latest live payment and the station of the confirmed service month.
+WORKER_MONTHS = """
+SELECT l.worker_id, l.month,
+       coalesce(sum(l.amount_fen) FILTER (WHERE l.kind <> 'recovery' AND l.status = 'paid'), 0) AS paid,
+       coalesce(sum(l.amount_fen) FILTER (WHERE l.kind <> 'recovery' AND l.status = 'pending'), 0) AS pending,
+       coalesce(sum(l.amount_fen) FILTER (WHERE l.kind = 'top_up' AND l.status IN ('pending', 'paid')), 0)
+         AS top_ups,
+       coalesce(sum(l.amount_fen) FILTER (WHERE l.kind = 'recovery'), 0) AS recovered,
+       (array_agg(l.level ORDER BY l.id DESC) FILTER (WHERE l.kind <> 'recovery'
+                                                    AND l.status IN ('pending', 'paid')))[1] AS level,
+       min(s.station_id::text) AS station
+FROM ledger_lines l LEFT JOIN service_months s ON s.worker_id = l.worker_id AND s.month = l.month
+WHERE l.policy_code = :policy AND l.kind <> 'award' AND l.month_idx BETWEEN :lo AND :hi AND l.worker_id IN ({who})
+GROUP BY l.worker_id, l.month"""
+GROUPED = """
+WITH wm AS ({worker_months})
+SELECT {key}, count(DISTINCT worker_id) FILTER (WHERE paid - recovered > 0),
+       count(*) FILTER (WHERE paid - recovered > 0), sum(paid - recovered), sum(paid), sum(pending), sum(top_ups),
+       sum(recovered), sum(paid + pending - recovered)
+FROM wm {group}"""
+FIGURES = ("people", "months", "total_fen", "paid_fen", "pending_fen", "top_ups_fen", "recovered_fen", "net_fen")
+
 
 async def summary(*, session: AsyncSession, principal: Principal, policy_code: str, from_month: str,
                   to_month: str) -> dict:
-    """People paid and amounts over batched lines (pending or paid, never failed) in [from, to]."""
+    """Net paid in [from, to]: paid payments - recoveries (pending not counted), for the workers the caller
+    reads. `people`/`total_fen`/`by_level` answer "how many people have received how much"; each figure is
+    also given by month, level and station with paid, pending, top-ups, recovered and net (paid + pending -
+    recovered), and the receivable (what those workers owe back, all months)."""
     await versions(session=session, code=policy_code)
     lo, hi = rules.month_idx(from_month), rules.month_idx(to_month)
     if lo > hi:
         raise Invalid("from is after to", field="from")
-    line = LedgerLine
-    where = [line.kind == "subsidy", line.status != "failed", line.policy_code == policy_code,
-             line.month_idx.between(lo, hi), readable_workers(principal, line.worker_id)]
-    people, total, count = (await session.execute(select(
-        func.count(distinct(line.worker_id)), func.coalesce(func.sum(line.amount_fen), 0), func.count())
-        .where(*where))).one()
-    by_level = {r[0]: {"people": r[1], "months": r[2], "total_fen": int(r[3])} for r in (await session.execute(
-        select(line.level, func.count(distinct(line.worker_id)), func.count(), func.sum(line.amount_fen))
-        .where(*where).group_by(line.level).order_by(line.level))).all()}
-    station = ServiceMonthFact.station_id
-    by_station = {str(r[0]): {"people": r[1], "months": r[2], "total_fen": int(r[3])} for r in (await session.execute(
-        select(station, func.count(distinct(line.worker_id)), func.count(), func.sum(line.amount_fen))
-        .select_from(line).outerjoin(ServiceMonthFact, (ServiceMonthFact.worker_id == line.worker_id)
-                                     & (ServiceMonthFact.month == line.month))
-        .where(*where).group_by(station).order_by(station))).all()}
-    row = (people, total, count)
-    return {"policy": policy_code, "from": from_month, "to": to_month, "people": row[0], "total_fen": int(row[1]),
-            "lines": row[2], "by_level": by_level, "by_station": by_station}
+    who = select(LedgerLine.worker_id).where(readable_workers(principal, LedgerLine.worker_id))
+    who_sql = str(who.compile(compile_kwargs={"literal_binds": True}))
+    worker_months = WORKER_MONTHS.format(who=who_sql)
+    params = {"policy": policy_code, "lo": lo, "hi": hi}
+
+    async def grouped(key: str | None) -> list[tuple]:
+        sql = GROUPED.format(worker_months=worker_months, key=key or "NULL",
+                             group=f"GROUP BY {key} ORDER BY {key}" if key else "")
+        return [tuple(r) for r in await session.execute(text(sql), params)]
+
+    def figures(row: tuple) -> dict:
+        return dict(zip(FIGURES, (int(v or 0) for v in row[1:]), strict=True))
+
+    total = figures((await grouped(None))[0])
+    owed = receivables.balances(principal).subquery()
+    receivable = await session.scalar(select(func.coalesce(func.sum(owed.c.balance_fen), 0)).where(
+        owed.c.worker_id.in_(select(LedgerLine.worker_id).where(
+            LedgerLine.policy_code == policy_code, LedgerLine.month_idx.between(lo, hi)))))
+    return {"policy": policy_code, "from": from_month, "to": to_month, **total,
+            "lines": total["months"], "receivable_fen": int(receivable or 0),
+            "by_level": {r[0]: figures(r) for r in await grouped("level") if r[0]},
+            "by_station": {r[0]: figures(r) for r in await grouped("station") if r[0]},
+            "by_month": {r[0]: figures(r) for r in await grouped("month")}}
 
 
 async def forecast(*, session: AsyncSession, principal: Principal, policy_code: str, months: int) -> dict:
     """Cost of the next `months` months for approved applications, assuming confirmed full-time service
-    goes on unbroken from each worker's latest run and certificates and registrations stay as they are."""
+    goes on unbroken from each worker's latest run and certificates and registrations stay as they are;
+    `arrears_fen` is what is due and not yet in the ledger for earlier months, `recoveries_fen` what is in the
+    ledger and no longer due."""
     principal.require("bureau_admin", "auditor")
-    terms = [terms_of(p) for p in await versions(session=session, code=policy_code)]
+    terms = rules.Versions(terms_of(p) for p in await versions(session=session, code=policy_code))
     last_batch = await session.scalar(select(Disbursement.month).where(Disbursement.policy_code == policy_code)
                                       .order_by(Disbursement.month.desc()).limit(1))
     today = datetime.now(UTC).date()
     start = rules.month_idx(last_batch) + 1 if last_batch else rules.date_month(today)
     end = start + months - 1
-    facts = await load_approved_facts(session, policy_code=policy_code, through=end)
+    loaded = await load_approved(session, policy_code=policy_code, through=end)
+    nets: dict = {}
+    for w, m, net in await session.execute(text(
+            "SELECT worker_id, month_idx, sum(CASE WHEN kind = 'recovery' THEN -amount_fen ELSE amount_fen END) "
+            "FROM ledger_lines WHERE policy_code = :p AND kind <> 'award' "
+            "AND (kind = 'recovery' OR status IN ('pending', 'paid')) GROUP BY worker_id, month_idx"),
+            {"p": policy_code}):
+        nets.setdefault(w, {})[m] = int(net)
     per_month = {m: {"month": rules.month_str(m), "people": 0, "total_fen": 0} for m in range(start, end + 1)}
-    arrears = 0
-    for worker_facts in facts.values():
-        runs = list(worker_facts.runs)
+    arrears = recoveries = 0
+    for w, item in loaded.items():
+        facts = item.facts
+        runs = list(facts.runs)
         if runs and runs[-1][1] >= start - 2:  # the current run is assumed to go on
             runs[-1] = (runs[-1][0], max(runs[-1][1], end))
-        projected = rules.Facts(worker_facts.certificates, worker_facts.registration, tuple(runs),
-                                worker_facts.part_time, worker_facts.paid)
-        for verdict in rules.payable_months(projected, terms, through=end):
-            m = rules.month_idx(verdict.month)
-            if m < start:
-                arrears += verdict.amount_fen
-            else:
+        projected = facts._replace(runs=tuple(runs))
+        due = {rules.month_idx(v.month): v.amount_fen for v in rules.due_months(projected, terms, through=end)}
+        net = nets.get(w, {})
+        for m in set(due) | set(net):
+            diff = due.get(m, 0) - net.get(m, 0)
+            if diff < 0:
+                recoveries -= diff
+            elif diff > 0 and m < start:
+                arrears += diff
+            elif diff > 0:
                 per_month[m]["people"] += 1
-                per_month[m]["total_fen"] += verdict.amount_fen
+                per_month[m]["total_fen"] += diff
     items = list(per_month.values())
-    return {"policy": policy_code, "approved_workers": len(facts), "months": items, "arrears_fen": arrears,
-            "total_fen": sum(i["total_fen"] for i in items) + arrears,
+    return {"policy": policy_code, "approved_workers": len(loaded), "months": items, "arrears_fen": arrears,
+            "recoveries_fen": recoveries, "total_fen": sum(i["total_fen"] for i in items) + arrears,
             "assumption": "confirmed full-time service continues unbroken; certificates and registration unchanged"}
