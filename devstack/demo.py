@@ -119,8 +119,9 @@ def load_demo(base_url: str, *, admin_password: str, logins_file: Path, today: d
 
     log("demo: subsidy applications and disbursements ...")
     probe = newly[0]["worker_id"]
-    wait_until(lambda: admin.get(f"/subsidy/v1/workers/{probe}/eligibility",
-                                 params={"policy": POLICY, "through": last_month(today)})["payable_months"],
+    wait_until(lambda: admin.get(f"/subsidy/v1/workers/{probe}/eligibility",  # 404 until its facts arrive
+                                 params={"policy": POLICY, "through": last_month(today)},
+                                 expect=(200, 404)).get("payable_months"),
                timeout=180, what="service months reaching the subsidy service")
     # 14 approved applications, as in the report ("14 people have received ..."); worker1 (newly[0]) is left
     # to apply from the mobile client in the README tour.
@@ -134,8 +135,12 @@ def load_demo(base_url: str, *, admin_password: str, logins_file: Path, today: d
         admin.post(f"/subsidy/v1/applications/{application['id']}/approve")
     for month in ("2025-06", "2025-12", last_month(today)):
         batch = admin.post("/subsidy/v1/disbursements", {"policy": POLICY, "month": month}, expect=(200, 201))
+        # the bank pays one transfer per worker: marking one of a worker's lines marks the transfer
+        marked = set()
         for line in admin.all(f"/subsidy/v1/disbursements/{batch['id']}/lines"):
-            admin.post(f"/subsidy/v1/disbursements/{batch['id']}/lines/{line['id']}/mark", {"status": "paid"})
+            if line["kind"] != "recovery" and line["status"] == "pending" and line["worker_id"] not in marked:
+                admin.post(f"/subsidy/v1/disbursements/{batch['id']}/lines/{line['id']}/mark", {"status": "paid"})
+                marked.add(line["worker_id"])
     summary = admin.get("/subsidy/v1/reports/summary", params={"policy": POLICY, "from": "2023-01",
                                                                "to": last_month(today)})
     result.paid_people, result.paid_fen = summary["people"], summary["total_fen"]

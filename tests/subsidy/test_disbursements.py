@@ -373,3 +373,58 @@ async def test_a_version_that_paid_nothing_can_be_corrected(client, mint, admin)
     assert_problem(await client.patch(f"/v1/policies/{policy}/versions/9", json={}, headers=admin), 404)
     response = await client.patch(url, json={"rate_assistant_fen": 31000}, headers=admin)
     assert response.status_code == 200 and response.json()["rate_assistant_fen"] == 31000
+
+
+async def test_awards_need_a_real_worker_a_type_two_admins_and_a_batch(client, events, mint, admin, registry):
+    transport = httpx.ASGITransport(app=registry)
+    async with httpx.AsyncClient(transport=transport, base_url="http://registry") as reg:
+        created = await reg.post("/v1/workers", json={"name": "王芳", "id_number": "150624198803154525"},
+                                 headers=mint.headers("bureau_admin"))
+    assert created.status_code == 201, created.text
+    worker = created.json()["id"]
+
+    async def token():
+        return mint.token("service")
+
+    recorder = mint.headers("bureau_admin", sub="award-recorder")
+    award = {"worker_id": worker, "award_type": "otog-talent", "awarded_on": "2026-06-01"}
+    assert_problem(await client.post("/v1/awards", json=award, headers=recorder), 503)  # no registry: no check
+    client.app.state.registry = RegistryClient(base_url="http://registry", token_source=token, transport=transport)
+    try:
+        assert_problem(await client.post("/v1/awards", json=award, headers=mint.headers("station_manager")), 403)
+        assert_problem(await client.post("/v1/awards", json={**award, "worker_id": str(uuid.uuid4())},
+                                         headers=recorder), 422, field="worker_id")
+        assert_problem(await client.post("/v1/awards", json={**award, "amount_fen": 100_000_000}, headers=recorder),
+                       422, field="amount_fen")  # the amount is the award type's, never the caller's
+        assert_problem(await client.post("/v1/awards", json={**award, "awarded_on": 0}, headers=recorder), 422,
+                       field="awarded_on")
+        assert_problem(await client.post("/v1/awards", json={**award, "awarded_on": "1970-01-01"},
+                                         headers=recorder), 422, field="awarded_on")
+        assert_problem(await client.post("/v1/awards", json={**award, "awarded_on": "2999-01-01"},
+                                         headers=recorder), 422, field="awarded_on")
+        assert_problem(await client.post("/v1/awards", json={**award, "award_type": "nope"}, headers=recorder), 422,
+                       field="award_type")
+        response = await client.post("/v1/awards", json=award, headers=recorder)
+        assert response.status_code == 201, response.text
+        recorded = response.json()
+        assert (recorded["status"], recorded["amount_fen"], recorded["title"]) == ("recorded", 1_000_000, "鄂托克英才")
+    finally:
+        client.app.state.registry = None
+    url = f"/v1/awards/{recorded['id']}"
+    assert_problem(await client.post(f"{url}/approve", headers=recorder), 403)  # not by the one who recorded it
+    policy = await new_policy(client)
+    before = await batch(client, admin, policy, "2024-01")
+    assert [x for x in await all_lines(client, admin, before["id"]) if x["worker_id"] == worker] == []  # not approved
+    assert (await client.post(f"{url}/approve", headers=admin)).json()["status"] == "approved"
+    assert_problem(await client.post(f"{url}/approve", headers=admin), 409)
+    assert (await client.get(f"/v1/workers/{worker}/payments", headers=admin)).json()["items"] == []  # not paid yet
+    paying = await batch(client, admin, policy, "2024-02")
+    lines = [x for x in await all_lines(client, admin, paying["id"]) if x["worker_id"] == worker]
+    assert [(x["kind"], x["amount_fen"], x["status"], x["award_id"]) for x in lines] == [
+        ("award", 1_000_000, "pending", recorded["id"])]
+    later = await batch(client, admin, policy, "2024-03")  # in one batch only
+    assert [x for x in await all_lines(client, admin, later["id"]) if x["worker_id"] == worker] == []
+    exported = await client.get(f"/v1/disbursements/{paying['id']}/export", params={"format": "csv"},
+                                headers=admin)
+    rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert any(r[0] == worker and r[5] == "1000000" and r[8] == "award" for r in rows)
