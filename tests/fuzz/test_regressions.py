@@ -36,7 +36,8 @@ def test_nul_in_the_token_form_is_422(stack):
 
 def test_numbers_beyond_the_columns_are_422_naming_the_field(http, stack):
     worker = stack.known_ids["worker_id"][0]
-    response = http.post("/subsidy/v1/awards", json={"worker_id": worker, "title": "t", "awarded_on": "2024-01-01",
+    response = http.post("/subsidy/v1/awards", json={"worker_id": worker, "award_type": "otog-talent", "title": "t",
+                                                     "awarded_on": "2024-01-01",
                                                      "amount_fen": 5406301274054326879038472192})
     assert_problem(response, 422, field="amount_fen")
     response = http.post("/subsidy/v1/policies/otog-talent-subsidy/versions",

@@ -189,8 +189,9 @@ async def _write(raw, *, batch_id, policy_code, actor, new, awards, owed) -> Non
         status_of[w] = "pending" if net > 0 else "paid"  # nothing to transfer: settled by set-off alone
         rows.append((batch_id, w, len(firsts), new_fen, top_fen, award_fen.get(w, 0), rec_fen, gross, before,
                      set_off, net, before - set_off, status_of[w]))
-        line_count += sum(1 for e in mine if e.kind != "recovery") + sum(1 for a in awards if a["worker_id"] == w)
+        line_count += sum(1 for e in mine if e.kind != "recovery")
         total += gross
+    line_count += len(awards)
     records = [(e.kind, w, policy_code, e.policy_id, batch_id, rules.month_str(e.month), e.level, e.amount_fen,
                 "recorded" if e.kind == "recovery" else status_of[w], actor, e.rule, e.reason, e.due_fen)
                for w, mine in new.items() for e in mine]
