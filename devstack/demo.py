@@ -122,7 +122,7 @@ def load_demo(base_url: str, *, admin_password: str, logins_file: Path, today: d
     wait_until(lambda: admin.get(f"/subsidy/v1/workers/{probe}/eligibility",  # 404 until its facts arrive
                                  params={"policy": POLICY, "through": last_month(today)},
                                  expect=(200, 404)).get("payable_months"),
-               timeout=180, what="service months reaching the subsidy service")
+               timeout=600, what="service months reaching the subsidy service")
     # 14 approved applications, as in the report ("14 people have received ..."); worker1 (newly[0]) is left
     # to apply from the mobile client in the README tour.
     for person in newly[1:15]:
@@ -130,7 +130,7 @@ def load_demo(base_url: str, *, admin_password: str, logins_file: Path, today: d
         # the manager sees the worker once the worker's service months have reached the subsidy service
         wait_until(lambda m=manager, w=person["worker_id"]: m.get(
             f"/subsidy/v1/workers/{w}/eligibility", params={"policy": POLICY, "through": last_month(today)},
-            expect=(200, 404)).get("payable_months"), timeout=180, what="a worker's months in the subsidy service")
+            expect=(200, 404)).get("payable_months"), timeout=600, what="a worker's months in the subsidy service")
         application = manager.post("/subsidy/v1/applications", {"worker_id": person["worker_id"], "policy": POLICY})
         admin.post(f"/subsidy/v1/applications/{application['id']}/approve")
     for month in ("2025-06", "2025-12", last_month(today)):
