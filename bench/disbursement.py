@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import random
 import sys
 import tempfile
@@ -224,4 +225,6 @@ if __name__ == "__main__":
     parser.add_argument("--workers", type=int, default=100_000)
     parser.add_argument("--sample", type=int, default=500)
     args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger("subsidy.batch").setLevel(logging.INFO)  # where the batch's time goes
     asyncio.run(main(args.workers, args.sample))

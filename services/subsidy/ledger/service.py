@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
+import time
 import uuid
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -29,6 +31,7 @@ from shared.errors import Conflict, Invalid, NotFound
 from shared.money import fen_to_yuan_str
 from shared.registry_client import RegistryClient
 
+log = logging.getLogger("subsidy.batch")
 BUREAU_TZ = ZoneInfo("Asia/Shanghai")
 RECEIVABLES_LOCK = "receivables"  # repayments, write-offs and set-off never interleave
 LINE_COLUMNS = ("kind", "worker_id", "policy_code", "policy_id", "disbursement_id", "month", "level", "amount_fen",
@@ -119,8 +122,10 @@ async def settle_batch(session: AsyncSession, *, batch_id: uuid.UUID, policy_cod
                        terms: rules.Versions, actor: str) -> None:
     """Settle every approved worker up to `through` into batch `batch_id` (the caller holds the batch lock)."""
     key = settlement.versions_key(terms)
+    timings = [time.perf_counter()]
     loaded = await load_approved(session, policy_code=policy_code, through=through)
     clean, dirty = _classify(loaded, key)
+    timings.append(time.perf_counter())
     raw = (await (await session.connection()).get_raw_connection()).driver_connection
     new: dict[uuid.UUID, list[settlement.NewEntry]] = {}
     states: list[tuple] = []  # (worker, seq, through, due_count) settled now
@@ -137,7 +142,9 @@ async def settle_batch(session: AsyncSession, *, batch_id: uuid.UUID, policy_cod
         elif item.seq != item.settled.seq:
             states.append((w, item.seq, item.settled.through, item.settled.due_count))
     voids: list[tuple[uuid.UUID, uuid.UUID]] = []
+    timings.append(time.perf_counter())
     entries = await _entries(raw, policy_code, dirty) if dirty else {}
+    timings.append(time.perf_counter())
     for w in dirty:
         item = loaded[w]
         due = rules.due_months(item.facts, terms, through=through)
@@ -165,8 +172,14 @@ async def settle_batch(session: AsyncSession, *, batch_id: uuid.UUID, policy_cod
         "AND NOT EXISTS (SELECT 1 FROM ledger_lines l WHERE l.award_id = a.id AND l.status IN ('pending', 'paid')) "
         "ORDER BY a.created_at")
     owed = await receivables(session)
+    timings.append(time.perf_counter())
     await _write(raw, batch_id=batch_id, policy_code=policy_code, actor=actor, new=new, awards=awards, owed=owed)
+    timings.append(time.perf_counter())
     await _remember(raw, policy_code=policy_code, key=key, states=states, forget=forget)
+    timings.append(time.perf_counter())
+    steps = ("facts", "new months", "entries", "settlement", "write", "states")
+    log.info("batch settled: %d workers (%d settled month by month), %s", len(loaded), len(dirty),
+             ", ".join(f"{name} {b - a:.2f} s" for name, a, b in zip(steps, timings[:-1], timings[1:], strict=True)))
 
 
 async def _write(raw, *, batch_id, policy_code, actor, new, awards, owed) -> None:
