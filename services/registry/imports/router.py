@@ -57,7 +57,8 @@ async def import_workers(request: Request, session: SessionDep, principal: Curre
             return _json(stored.status_code, json.dumps(stored.response, ensure_ascii=False).encode(), replayed=True)
     raw = parsing.parse(content_type, body)
     del body
-    result = await service.run_import(session=session, principal=principal, cipher=cipher, raw=raw,
+    result = await service.run_import(session=session, principal=principal, settings=request.app.state.settings,
+                                      cipher=cipher, raw=raw,
                                       batch_size=request.app.state.settings.import_batch_size)
     if key is not None:
         stored = await session.execute(insert(ImportRequest).values(

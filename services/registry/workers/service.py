@@ -26,15 +26,16 @@ from shared.events.outbox import enqueue
 from shared.validators import birth_date_from_id_number, gender_from_id_number, mask_id_number, mask_phone
 
 
-def to_read(worker: Worker, *, cipher: PersonalDataCipher, principal: Principal) -> dict:
-    """The API view of a worker; only bureau_admin sees the ID number and phone in full."""
+def to_read(worker: Worker, *, cipher: PersonalDataCipher, reveal: bool) -> dict:
+    """The API view of a worker: masked unless `reveal` (a bureau_admin unmasking with a purpose, recorded)."""
     id_number = cipher.decrypt(worker.id_number_enc)
     phone = cipher.decrypt(worker.phone_enc) if worker.phone_enc else None
-    if not principal.is_admin:
+    if not reveal:
         id_number = mask_id_number(id_number)
         phone = mask_phone(phone) if phone else None
     return {
-        "id": worker.id, "name": worker.name, "gender": worker.gender, "birth_date": worker.birth_date,
+        "id": worker.id, "name": worker.name, "gender": worker.gender,
+        "birth_date": worker.birth_date if reveal else None, "birth_year": worker.birth_date.year,
         "id_number": id_number, "phone": phone, "education": worker.education,
         "political_status": worker.political_status, "full_time": worker.full_time, "notes": worker.notes,
         "registered_on": worker.registered_on, "registration_division_code": worker.registration_division_code,
