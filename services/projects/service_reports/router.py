@@ -48,7 +48,8 @@ async def list_service_reports(session: SessionDep, principal: CurrentPrincipal,
                                params: Annotated[PageParams, Depends(page_params)],
                                station_id: Annotated[UUID | None, Query()] = None,
                                month: Annotated[str | None, Query(pattern=MONTH_PATTERN)] = None,
-                               status: Annotated[Literal["draft", "confirmed"] | None, Query()] = None,
+                               status: Annotated[Literal["draft", "awaiting_bureau", "confirmed"] | None,
+                                                 Query()] = None,
                                ) -> Page[ReportRead]:
     rows, cursor = await service.list_reports(session=session, principal=principal, params=params,
                                               station_id=station_id, month=month, status=status)
@@ -62,17 +63,21 @@ async def get_service_report(report_id: UUID, session: SessionDep, principal: Cu
 
 
 @router.post("/{report_id}/confirm", response_model=ReportRead)
-async def confirm_service_report(report_id: UUID, session: SessionDep, principal: CurrentPrincipal) -> ReportRead:
-    """draft -> confirmed; emits one service-month event (revision 1) per entry through the outbox."""
-    report = await service.confirm(session=session, principal=principal, report_id=report_id)
+async def confirm_service_report(report_id: UUID, session: SessionDep, principal: CurrentPrincipal,
+                                 clock: ClockDep) -> ReportRead:
+    """draft -> confirmed; emits one service-month event (revision 1) per entry through the outbox. A station
+    manager's confirmation of a month more than two months back only moves it to awaiting_bureau (no events);
+    a bureau_admin's confirmation of that makes it count."""
+    report = await service.confirm(session=session, principal=principal, clock=clock, report_id=report_id)
     return await _with_entries(session, report)
 
 
 @router.post("/{report_id}/amend", response_model=AmendmentResult)
 async def amend_service_report(report_id: UUID, data: Amendment, session: SessionDep, principal: CurrentPrincipal,
-                               registry: RegistryDep) -> AmendmentResult:
-    """Change or add entries of a confirmed month; each changed entry emits a new event with revision + 1."""
-    report, changed = await service.amend(session=session, principal=principal, registry=registry,
+                               registry: RegistryDep, clock: ClockDep) -> AmendmentResult:
+    """Change or add entries of a confirmed month; each changed entry emits a new event with revision + 1.
+    Months more than two months back are amended by the bureau only."""
+    report, changed = await service.amend(session=session, principal=principal, registry=registry, clock=clock,
                                           report_id=report_id, entries=data.entries)
     read = await _with_entries(session, report)
     return AmendmentResult(**read.model_dump(), changed_worker_ids=changed)

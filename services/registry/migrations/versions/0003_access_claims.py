@@ -50,9 +50,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_personal_data_access_worker", table_name="personal_data_access")
     op.drop_table("personal_data_access")
-    op.drop_constraint("ck_employments_confirmation", "employments", type_="check")
+    op.drop_constraint(op.f("ck_employments_confirmation"), "employments", type_="check")
     for column in ("confirmed_at", "confirmed_by", "recorded_by", "confirmation"):
         op.drop_column("employments", column)
-    op.drop_constraint("ck_certificates_verification", "certificates", type_="check")
+    op.drop_constraint(op.f("ck_certificates_verification"), "certificates", type_="check")
     for column in ("rejection_reason", "verified_at", "verified_by", "recorded_by", "verification"):
         op.drop_column("certificates", column)
