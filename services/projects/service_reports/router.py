@@ -17,7 +17,7 @@ from services.projects.service_reports.schemas import (
     ReportCreate,
     ReportRead,
 )
-from shared.auth import CurrentPrincipal
+from shared.auth import CurrentPrincipal, Role, allow
 from shared.db import SessionDep
 from shared.pagination import Page, PageParams, page_params
 
@@ -34,7 +34,8 @@ async def _with_entries(session, report: ServiceReport) -> ReportRead:
     return _read(report, (await service.entries_of(session, [report.id]))[report.id])
 
 
-@router.post("", status_code=201, response_model=ReportRead)
+@router.post("", status_code=201, response_model=ReportRead,
+             dependencies=[allow(Role.STATION_MANAGER, Role.BUREAU_ADMIN)])
 async def create_service_report(data: ReportCreate, session: SessionDep, principal: CurrentPrincipal,
                                 registry: RegistryDep, clock: ClockDep) -> ReportRead:
     """A draft report of one station and month; every worker must be employed there that month."""
@@ -72,7 +73,8 @@ async def confirm_service_report(report_id: UUID, session: SessionDep, principal
     return await _with_entries(session, report)
 
 
-@router.post("/{report_id}/amend", response_model=AmendmentResult)
+@router.post("/{report_id}/amend", response_model=AmendmentResult,
+             dependencies=[allow(Role.STATION_MANAGER, Role.BUREAU_ADMIN)])
 async def amend_service_report(report_id: UUID, data: Amendment, session: SessionDep, principal: CurrentPrincipal,
                                registry: RegistryDep, clock: ClockDep) -> AmendmentResult:
     """Change or add entries of a confirmed month; each changed entry emits a new event with revision + 1.

@@ -17,14 +17,16 @@ from services.registry.certificates.schemas import (
     CertificateRevoke,
 )
 from services.registry.workers import repository as workers
-from shared.auth import CurrentPrincipal, Role
+from services.registry.workers.repository import WRITERS
+from shared.auth import CurrentPrincipal, Role, allow
 from shared.db import SessionDep
 from shared.pagination import Page, PageParams, page_params, paginate
 
 router = APIRouter(prefix="/v1", tags=["certificates"])
 
 
-@router.post("/workers/{worker_id}/certificates", status_code=201, response_model=CertificateRead)
+@router.post("/workers/{worker_id}/certificates", status_code=201, response_model=CertificateRead,
+             dependencies=[allow(*WRITERS)])
 async def create_certificate(worker_id: uuid.UUID, data: CertificateCreate, session: SessionDep,
                              principal: CurrentPrincipal, request: Request):
     """Record a certificate. By bureau_admin (or a trusted HR system): verified, emits certificate-issued through
@@ -34,7 +36,8 @@ async def create_certificate(worker_id: uuid.UUID, data: CertificateCreate, sess
                                worker_id=worker_id, data=data)
 
 
-@router.post("/workers/{worker_id}/certificates/{certificate_id}/verify", response_model=CertificateRead)
+@router.post("/workers/{worker_id}/certificates/{certificate_id}/verify", response_model=CertificateRead,
+             dependencies=[allow(Role.BUREAU_ADMIN)])
 async def verify_certificate(worker_id: uuid.UUID, certificate_id: uuid.UUID, session: SessionDep,
                              principal: CurrentPrincipal):
     """bureau_admin, not the recorder: the claim counts; emits certificate-issued through the outbox."""
@@ -42,7 +45,8 @@ async def verify_certificate(worker_id: uuid.UUID, certificate_id: uuid.UUID, se
                                       certificate_id=certificate_id, verify=True)
 
 
-@router.post("/workers/{worker_id}/certificates/{certificate_id}/reject", response_model=CertificateRead)
+@router.post("/workers/{worker_id}/certificates/{certificate_id}/reject", response_model=CertificateRead,
+             dependencies=[allow(Role.BUREAU_ADMIN)])
 async def reject_certificate(worker_id: uuid.UUID, certificate_id: uuid.UUID, data: CertificateReject,
                              session: SessionDep, principal: CurrentPrincipal):
     """bureau_admin, not the recorder: the claim never counts."""
@@ -60,7 +64,8 @@ async def list_certificate_claims(session: SessionDep, principal: CurrentPrincip
     return {"items": items, "next_cursor": cursor}
 
 
-@router.post("/workers/{worker_id}/certificates/{certificate_id}/revoke", response_model=CertificateRead)
+@router.post("/workers/{worker_id}/certificates/{certificate_id}/revoke", response_model=CertificateRead,
+             dependencies=[allow(Role.BUREAU_ADMIN, Role.HR_SYSTEM)])
 async def revoke_certificate(worker_id: uuid.UUID, certificate_id: uuid.UUID, data: CertificateRevoke,
                              session: SessionDep, principal: CurrentPrincipal):
     """Revoke a certificate (bureau_admin, hr_system); emits certificate-revoked."""

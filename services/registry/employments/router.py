@@ -12,14 +12,16 @@ from services.registry.employments import service
 from services.registry.employments.models import Employment
 from services.registry.employments.schemas import EmploymentCreate, EmploymentRead
 from services.registry.workers import repository as workers
-from shared.auth import CurrentPrincipal, Role
+from services.registry.workers.repository import WRITERS
+from shared.auth import CurrentPrincipal, Role, allow
 from shared.db import SessionDep
 from shared.pagination import Page, PageParams, page_params, paginate
 
 router = APIRouter(prefix="/v1", tags=["employments"])
 
 
-@router.post("/workers/{worker_id}/employments", status_code=201, response_model=EmploymentRead)
+@router.post("/workers/{worker_id}/employments", status_code=201, response_model=EmploymentRead,
+             dependencies=[allow(*WRITERS)])
 async def create_employment(worker_id: uuid.UUID, data: EmploymentCreate, session: SessionDep,
                             principal: CurrentPrincipal):
     """Record employment (任职); overlapping full-time employments are refused (409, field start_date). A station
@@ -37,7 +39,8 @@ async def list_employments(worker_id: uuid.UUID, session: SessionDep, principal:
     return {"items": items, "next_cursor": cursor}
 
 
-@router.post("/workers/{worker_id}/employments/{employment_id}/confirm", response_model=EmploymentRead)
+@router.post("/workers/{worker_id}/employments/{employment_id}/confirm", response_model=EmploymentRead,
+             dependencies=[allow(Role.BUREAU_ADMIN)])
 async def confirm_employment(worker_id: uuid.UUID, employment_id: uuid.UUID, session: SessionDep,
                              principal: CurrentPrincipal):
     """bureau_admin: a pending (back-dated) employment counts from now on."""
@@ -45,7 +48,8 @@ async def confirm_employment(worker_id: uuid.UUID, employment_id: uuid.UUID, ses
                                 employment_id=employment_id, confirm=True)
 
 
-@router.post("/workers/{worker_id}/employments/{employment_id}/reject", response_model=EmploymentRead)
+@router.post("/workers/{worker_id}/employments/{employment_id}/reject", response_model=EmploymentRead,
+             dependencies=[allow(Role.BUREAU_ADMIN)])
 async def reject_employment(worker_id: uuid.UUID, employment_id: uuid.UUID, session: SessionDep,
                             principal: CurrentPrincipal):
     """bureau_admin: a pending employment never counts."""

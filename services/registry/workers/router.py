@@ -13,6 +13,7 @@ from services.registry.deps import CipherDep
 from services.registry.privacy.service import DisclosureDep, record_personal_data_access
 from services.registry.workers import repository, service
 from services.registry.workers.models import Honour, Training, Worker
+from services.registry.workers.repository import WRITERS
 from services.registry.workers.schemas import (
     HonourCreate,
     HonourRead,
@@ -23,7 +24,7 @@ from services.registry.workers.schemas import (
     WorkerRead,
     WorkerUpdate,
 )
-from shared.auth import CurrentPrincipal, Principal
+from shared.auth import CurrentPrincipal, Principal, Role, allow
 from shared.db import SessionDep
 from shared.pagination import Page, PageParams, page_params, paginate
 
@@ -39,7 +40,8 @@ async def _views(session, principal: Principal, cipher, disclosure, workers: lis
     return [service.to_read(w, cipher=cipher, reveal=disclosure.reveal) for w in workers]
 
 
-@router.post("/workers", status_code=201, response_model=WorkerRead)
+@router.post("/workers", status_code=201, response_model=WorkerRead,
+             dependencies=[allow(*WRITERS)])
 async def create_worker(data: WorkerCreate, session: SessionDep, principal: CurrentPrincipal, cipher: CipherDep,
                         disclosure: DisclosureDep):
     """Add a person to the talent database (社工人才信息库)."""
@@ -67,7 +69,8 @@ async def get_worker(worker_id: uuid.UUID, session: SessionDep, principal: Curre
     return (await _views(session, principal, cipher, disclosure, [worker]))[0]
 
 
-@router.patch("/workers/{worker_id}", response_model=WorkerRead)
+@router.patch("/workers/{worker_id}", response_model=WorkerRead,
+             dependencies=[allow(*WRITERS)])
 async def update_worker(worker_id: uuid.UUID, data: WorkerUpdate, session: SessionDep, principal: CurrentPrincipal,
                         cipher: CipherDep, disclosure: DisclosureDep):
     """Change a person's record (bureau_admin, hr_system, or the manager of a station employing them)."""
@@ -76,7 +79,8 @@ async def update_worker(worker_id: uuid.UUID, data: WorkerUpdate, session: Sessi
     return (await _views(session, principal, cipher, disclosure, [worker]))[0]
 
 
-@router.post("/workers/{worker_id}/registration", response_model=WorkerRead)
+@router.post("/workers/{worker_id}/registration", response_model=WorkerRead,
+             dependencies=[allow(Role.BUREAU_ADMIN)])
 async def register_worker(worker_id: uuid.UUID, data: RegistrationCreate, session: SessionDep,
                           principal: CurrentPrincipal, cipher: CipherDep, disclosure: DisclosureDep):
     """Record registration with the bureau; emits worker-registration-changed."""
@@ -84,7 +88,8 @@ async def register_worker(worker_id: uuid.UUID, data: RegistrationCreate, sessio
     return (await _views(session, principal, cipher, disclosure, [worker]))[0]
 
 
-@router.post("/workers/{worker_id}/trainings", status_code=201, response_model=TrainingRead)
+@router.post("/workers/{worker_id}/trainings", status_code=201, response_model=TrainingRead,
+             dependencies=[allow(*WRITERS)])
 async def create_training(worker_id: uuid.UUID, data: TrainingCreate, session: SessionDep,
                           principal: CurrentPrincipal):
     return await service.add_training(session=session, principal=principal, worker_id=worker_id, data=data)
@@ -98,7 +103,8 @@ async def list_trainings(worker_id: uuid.UUID, session: SessionDep, principal: C
     return {"items": items, "next_cursor": cursor}
 
 
-@router.post("/workers/{worker_id}/honours", status_code=201, response_model=HonourRead)
+@router.post("/workers/{worker_id}/honours", status_code=201, response_model=HonourRead,
+             dependencies=[allow(*WRITERS)])
 async def create_honour(worker_id: uuid.UUID, data: HonourCreate, session: SessionDep, principal: CurrentPrincipal):
     return await service.add_honour(session=session, principal=principal, worker_id=worker_id, data=data)
 
