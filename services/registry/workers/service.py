@@ -20,7 +20,7 @@ from services.registry.workers.schemas import (
     WorkerCreate,
     WorkerUpdate,
 )
-from shared.auth import Principal
+from shared.auth import Principal, Role
 from shared.errors import Conflict, Invalid, NotPermitted
 from shared.events.outbox import enqueue
 from shared.validators import birth_date_from_id_number, gender_from_id_number, mask_id_number, mask_phone
@@ -46,7 +46,7 @@ def to_read(worker: Worker, *, cipher: PersonalDataCipher, reveal: bool) -> dict
 async def create_worker(*, session: AsyncSession, principal: Principal, cipher: PersonalDataCipher,
                         data: WorkerCreate) -> Worker:
     principal.require(*repository.WRITERS)
-    if not principal.has_any("bureau_admin", "hr_system"):
+    if not principal.has_any(Role.BUREAU_ADMIN, Role.HR_SYSTEM):
         if data.employment is None or data.employment.station_id not in principal.station_ids:
             raise NotPermitted("a station manager creates workers employed at their own stations only")
     derived_birth = birth_date_from_id_number(data.id_number)
@@ -95,7 +95,7 @@ async def update_worker(*, session: AsyncSession, principal: Principal, cipher: 
 async def register(*, session: AsyncSession, principal: Principal, worker_id: uuid.UUID,
                    data: RegistrationCreate) -> Worker:
     """Registration with the bureau is the bureau's act: bureau_admin only."""
-    principal.require("bureau_admin")
+    principal.require(Role.BUREAU_ADMIN)
     worker = await repository.get_writable(session, principal, worker_id)
     worker.registered_on = data.registered_on
     worker.registration_division_code = data.division_code

@@ -13,7 +13,7 @@ from services.subsidy.facts.models import ServiceMonthFact
 from services.subsidy.facts.repository import load_approved_facts
 from services.subsidy.ledger.models import Disbursement, LedgerLine
 from services.subsidy.policies.service import terms_of, versions
-from shared.auth import Principal
+from shared.auth import Principal, Role
 from shared.errors import Invalid
 
 
@@ -47,7 +47,7 @@ async def summary(*, session: AsyncSession, principal: Principal, policy_code: s
 async def forecast(*, session: AsyncSession, principal: Principal, policy_code: str, months: int) -> dict:
     """Cost of the next `months` months for approved applications, assuming confirmed full-time service
     goes on unbroken from each worker's latest run and certificates and registrations stay as they are."""
-    principal.require("bureau_admin", "auditor")
+    principal.require(Role.BUREAU_ADMIN, Role.AUDITOR)
     terms = [terms_of(p) for p in await versions(session=session, code=policy_code)]
     last_batch = await session.scalar(select(Disbursement.month).where(Disbursement.policy_code == policy_code)
                                       .order_by(Disbursement.month.desc()).limit(1))
