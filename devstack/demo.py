@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 
 from devstack.api import Api, wait_until
-from devstack.demo_data import CENTRE, DIVISION, STAR_RATINGS, TOWNSHIPS, as_csv, demo_people
+from devstack.demo_data import CENTRE, DEMO_HR_CLIENT, DIVISION, STAR_RATINGS, TOWNSHIPS, as_csv, demo_people
 from shared.validators import credit_code_check_char
 
 POLICY = "otog-talent-subsidy"
@@ -66,7 +66,7 @@ def load_demo(base_url: str, *, admin_password: str, logins_file: Path, today: d
             "star_rating": STAR_RATINGS.get(name)})["id"]
     admin.post("/registry/v1/organizations", {"name": ORGANIZATION[0], "type": "social_work_agency",
                                               "credit_code": ORGANIZATION[1] + credit_code_check_char(ORGANIZATION[1])})
-    hr_client = admin.post("/auth/clients", {"client_id": "hr-ordos", "name": "鄂尔多斯市人社系统",
+    hr_client = admin.post("/auth/clients", {"client_id": DEMO_HR_CLIENT, "name": "鄂尔多斯市人社系统",
                                              "kind": "hr_system"})
     hr = Api.client(base_url, hr_client["client_id"], hr_client["client_secret"])
 
@@ -104,7 +104,7 @@ def load_demo(base_url: str, *, admin_password: str, logins_file: Path, today: d
     logins_file.chmod(0o600)
     result.logins = passwords
 
-    log("demo: monthly service reports, confirmed by the station managers ...")
+    log("demo: monthly service reports, confirmed by the station managers (back-dated ones by the bureau) ...")
     for name, station_id in stations.items():
         staff = [p for p in people if p["所在社工站"] == name]
         for month in months(SERVICE_FROM, last_month(today)):
@@ -114,7 +114,9 @@ def load_demo(base_url: str, *, admin_password: str, logins_file: Path, today: d
                 continue
             report = managers[name].post("/projects/v1/service-reports",
                                          {"station_id": station_id, "month": month, "entries": entries})
-            managers[name].post(f"/projects/v1/service-reports/{report['id']}/confirm")
+            confirmed = managers[name].post(f"/projects/v1/service-reports/{report['id']}/confirm")
+            if confirmed["status"] == "awaiting_bureau":  # more than two months back: the bureau's word counts
+                admin.post(f"/projects/v1/service-reports/{report['id']}/confirm")
             result.reports += 1
 
     log("demo: subsidy applications and disbursements ...")

@@ -13,6 +13,8 @@ from datetime import date, timedelta
 
 from shared.validators import id_number_check_char
 
+# The municipal HR system that imports the demo people; the dev stack trusts its certificates.
+DEMO_HR_CLIENT = "hr-ordos"
 CENTRE = "鄂托克旗社工服务指导中心"
 TOWNSHIPS = ["乌兰镇社工站", "棋盘井镇社工站", "蒙西镇社工站", "木凯淖尔镇社工站", "苏米图苏木社工站",
              "阿尔巴斯苏木社工站"]

@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 
 from devstack.api import ApiError
+from devstack.demo_data import DEMO_HR_CLIENT
 from devstack.embedded import EmbeddedBroker, EmbeddedPostgres, StackError, die_with_parent, port_free
 from shared.events.kafka import ensure_topics
 from shared.migrate import upgrade
@@ -69,6 +70,9 @@ class Stack:
         env = {**os.environ, "SOCIALWORK_ENV": os.environ.get("SOCIALWORK_ENV", "dev"), **dev_secrets()}
         env.setdefault("AUTH_JWKS_URL", f"http://127.0.0.1:{SERVICES['gateway']}/.well-known/jwks.json")
         env.setdefault("GATEWAY_URL", f"http://127.0.0.1:{SERVICES['gateway']}")
+        # The demo's municipal HR system is the bureau's trusted certificate source (its certificates count at
+        # once); any other HR client's are claims until a bureau_admin verifies them.
+        env.setdefault("REGISTRY_TRUSTED_HR_CLIENTS", json.dumps([DEMO_HR_CLIENT]))
         for svc in SERVICES:
             env.setdefault(f"{svc.upper()}_URL", f"http://127.0.0.1:{SERVICES[svc]}")
         missing_urls = [s for s in SERVICES if not os.environ.get(f"{s.upper()}_DATABASE_URL")]

@@ -49,12 +49,14 @@ class Principal:
 
     @property
     def is_admin(self) -> bool:
-        return "bureau_admin" in self.roles
+        return Role.BUREAU_ADMIN in self.roles
 
     @property
     def reads_everything(self) -> bool:
-        """Bureau staff (admin, auditor), HR systems and the services read every record."""
-        return self.has_any("bureau_admin", "auditor", "hr_system", "service")
+        """Bureau staff (admin, auditor) and the services read every record of a service they may use at all.
+
+        HR systems are not in it: they read the registry (which says so itself) and nothing of payments."""
+        return self.has_any(Role.BUREAU_ADMIN, Role.AUDITOR, Role.SERVICE)
 
     def require(self, *roles: str) -> None:
         if not self.has_any(*roles):
@@ -155,6 +157,18 @@ async def authenticate(request: Request) -> Principal:
 
 
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
+
+
+def allow(*roles: Role):
+    """A router dependency: the roles that may use a resource at all (the README's role x resource table).
+
+    Any other caller gets 403 before its request body is read or any row is touched; which objects an
+    allowed caller sees is still decided in the queries (404 for what is out of its scope)."""
+
+    async def check(principal: CurrentPrincipal) -> None:
+        principal.require(*roles)
+
+    return Depends(check)
 
 
 class ServiceTokens:

@@ -15,7 +15,7 @@ request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 trace_id_var: ContextVar[str | None] = ContextVar("trace_id", default=None)
 
 # 18-character resident ID numbers must never reach a log line, whatever logged them.
-_ID_NUMBER_RE = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?!\d)")
+_ID_NUMBER_RE = re.compile(r"(?<!\d)(\d{6})\d{10}(\d[\dXx])(?!\d)")
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -30,7 +30,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "service": self.service,
             "logger": record.name,
-            "message": _ID_NUMBER_RE.sub(r"\1********\2", record.getMessage()),
+            "message": _ID_NUMBER_RE.sub(r"\1**********\2", record.getMessage()),
             "request_id": request_id_var.get(),
             "trace_id": trace_id_var.get(),
         }
@@ -38,7 +38,7 @@ class JsonFormatter(logging.Formatter):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
         if record.exc_info:
-            entry["exception"] = _ID_NUMBER_RE.sub(r"\1********\2", self.formatException(record.exc_info))
+            entry["exception"] = _ID_NUMBER_RE.sub(r"\1**********\2", self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False)
 
 

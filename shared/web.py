@@ -35,8 +35,9 @@ def create_service_app(
     *, settings: ServiceSettings, title: str, routers: Sequence[APIRouter],
     handlers: dict[str, Handler] | None = None,
     on_startup: Callable[[FastAPI], contextlib.AbstractAsyncContextManager] | None = None,
-    configure_logs: bool = True,
+    configure_logs: bool = True, dependencies: Sequence = (),
 ) -> FastAPI:
+    """`dependencies` run before every route of `routers` (e.g. `shared.auth.allow(...)`: who may use the service)."""
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if configure_logs:
@@ -109,5 +110,5 @@ def create_service_app(
         return {"status": "ready", "service": settings.service_name, "checks": checks}
 
     for router in routers:
-        app.include_router(router)
+        app.include_router(router, dependencies=list(dependencies))
     return app

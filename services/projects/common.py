@@ -11,12 +11,15 @@ from zoneinfo import ZoneInfo
 from fastapi import Depends, Request
 from pydantic import Field
 
-from shared.auth import Principal
+from shared.auth import Principal, Role
 from shared.errors import NotFound
 from shared.registry_client import RegistryClient
 from shared.validators import MONTH_PATTERN as SHARED_MONTH_PATTERN
 
 MONTH_PATTERN = SHARED_MONTH_PATTERN
+# Who may use the projects service at all (budgets, expenses and service months): not HR systems, which
+# exchange registry data only, nor the services, which call the registry only. Anyone else: 403 everywhere.
+PROJECTS_ROLES = (Role.BUREAU_ADMIN, Role.AUDITOR, Role.STATION_MANAGER, Role.SOCIAL_WORKER)
 Month = Annotated[str, Field(pattern=MONTH_PATTERN, examples=["2024-05"])]
 
 
@@ -64,6 +67,6 @@ def ensure_station_writable(principal: Principal, station_id: UUID) -> None:
     """
     if principal.is_admin:
         return
-    if "station_manager" in principal.roles and station_id in principal.station_ids:
+    if Role.STATION_MANAGER in principal.roles and station_id in principal.station_ids:
         return
     raise NotFound(f"station {station_id} not found", field="station_id")

@@ -22,6 +22,9 @@ class RegistrySettings(ServiceSettings):
     lookup_key: SecretStr | None = None
     # Rows written per batched statement by the HR import.
     import_batch_size: int = 5000
+    # HR-system clients (by client id) whose certificates count at once, like the bureau's own. Every other
+    # HR system's certificates are claims until a bureau_admin verifies them. JSON: '["hr-municipal"]'.
+    trusted_hr_clients: frozenset[str] = frozenset()
     required_secrets: tuple[str, ...] = ("id_number_key", "lookup_key")
 
     @model_validator(mode="after")

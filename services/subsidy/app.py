@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.subsidy.access import SUBSIDY_ROLES
 from services.subsidy.applications.router import router as applications_router
 from services.subsidy.eligibility.router import router as eligibility_router
 from services.subsidy.facts.handlers import HANDLERS
@@ -12,6 +13,7 @@ from services.subsidy.ledger.router import router as ledger_router
 from services.subsidy.policies.router import router as policies_router
 from services.subsidy.reports.router import router as reports_router
 from services.subsidy.settings import SubsidySettings
+from shared.auth import allow
 from shared.registry_client import RegistryClient
 from shared.web import create_service_app
 
@@ -21,7 +23,8 @@ def create_app(settings: SubsidySettings | None = None, *, registry: RegistryCli
     settings = settings or SubsidySettings()
     app = create_service_app(
         settings=settings, title="subsidy", handlers=HANDLERS,
-        routers=[policies_router, eligibility_router, applications_router, ledger_router, reports_router])
+        routers=[policies_router, eligibility_router, applications_router, ledger_router, reports_router],
+        dependencies=[allow(*SUBSIDY_ROLES)])
     # Without client credentials there is no token for the registry: exports then carry no names.
     configured = settings.client_id and settings.client_secret
     app.state.registry = registry or (RegistryClient.from_settings(settings) if configured else None)

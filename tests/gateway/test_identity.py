@@ -178,7 +178,7 @@ async def test_client_created_once_and_client_credentials_in_form_and_basic(gw, 
     assert form.status_code == 200, form.text
     assert "refresh_token" not in form.json()
     principal = await (await verifier_for(gw)).verify(form.json()["access_token"])
-    assert principal.client_id == "hr-ordos" and principal.roles == {"hr_system"} and principal.reads_everything
+    assert principal.client_id == "hr-ordos" and principal.roles == {"hr_system"} and not principal.reads_everything
 
     basic = await gw.post("/auth/token", data={"grant_type": "client_credentials"}, auth=("hr-ordos", secret))
     assert basic.status_code == 200, basic.text

@@ -19,6 +19,8 @@ from tests.projects.helpers import next_month, read_topic, this_month
 from tests.support import assert_problem, running_app
 
 TOPIC = TOPICS[EventType.SERVICE_MONTH]
+# A month a station manager's confirmation makes count on its own (not more than two months back).
+RECENT = this_month()
 
 
 def report(station, entries, month="2024-05") -> dict:
@@ -47,8 +49,8 @@ async def test_confirm_emits_one_event_per_entry_and_amend_one_more_per_change(w
     workers = [await world.worker(station) for _ in range(3)]
     keys = {str(w) for w in workers}
     manager = world.manager(station)
-    r = await world.projects.post("/v1/service-reports", headers=manager,
-                                  json=report(station, [(w, True, 160 + i) for i, w in enumerate(workers)]))
+    entries = [(w, True, 160 + i) for i, w in enumerate(workers)]
+    r = await world.projects.post("/v1/service-reports", headers=manager, json=report(station, entries, month=RECENT))
     assert r.status_code == 201, r.text
     created = r.json()
     assert created["status"] == "draft" and [e["revision"] for e in created["entries"]] == [1, 1, 1]
@@ -64,7 +66,7 @@ async def test_confirm_emits_one_event_per_entry_and_amend_one_more_per_change(w
     for i, w in enumerate(workers):
         e = by_worker[str(w)]
         assert e["type"] == EventType.SERVICE_MONTH.value and e["source"] == "projects"
-        assert e["data"] == {"worker_id": str(w), "station_id": str(station), "month": "2024-05", "full_time": True,
+        assert e["data"] == {"worker_id": str(w), "station_id": str(station), "month": RECENT, "full_time": True,
                              "service_hours": 160.0 + i, "revision": 1}
 
     # A second confirmation fails and emits nothing.
@@ -109,7 +111,7 @@ async def test_amend_adds_an_employed_worker_only(world, broker, db):
         await world.station())
     manager = world.manager(station)
     created = (await world.projects.post("/v1/service-reports", headers=manager,
-                                         json=report(station, [(first, True, 150)]))).json()
+                                         json=report(station, [(first, True, 150)], month=RECENT))).json()
     # A draft is not amended.
     r = await world.projects.post(f"/v1/service-reports/{created['id']}/amend", headers=manager,
                                   json={"entries": [{"worker_id": str(late), "full_time": True, "service_hours": 1}]})
@@ -133,7 +135,7 @@ async def test_parallel_amendments_each_get_their_own_revision(world, broker):
     worker = await world.worker(station)
     manager = world.manager(station)
     created = (await world.projects.post("/v1/service-reports", headers=manager,
-                                         json=report(station, [(worker, True, 100)]))).json()
+                                         json=report(station, [(worker, True, 100)], month=RECENT))).json()
     await world.projects.post(f"/v1/service-reports/{created['id']}/confirm", headers=manager)
     responses = await asyncio.gather(*(
         world.projects.post(f"/v1/service-reports/{created['id']}/amend", headers=manager, json={
@@ -213,8 +215,10 @@ async def test_reports_are_scoped_to_the_stations_of_the_caller(world, mint, db)
     assert_problem(await world.projects.post(f"{url}/confirm", headers=mint.headers("auditor")), 403)
     assert (await counts(db, mine))[1] == outbox_before  # failed confirmations emit nothing
     assert (await world.projects.get(url, headers=world.manager(mine))).json()["status"] == "draft"
-    for role in ("auditor", "hr_system", "service", "bureau_admin"):
+    for role in ("auditor", "bureau_admin"):
         assert (await world.projects.get(url, headers=mint.headers(role))).status_code == 200
+    for role in ("hr_system", "service"):  # not users of the projects service at all
+        assert_problem(await world.projects.get(url, headers=mint.headers(role)), 403)
     listed = (await world.projects.get("/v1/service-reports", headers=outsider)).json()["items"]
     assert created["id"] not in [x["id"] for x in listed]
     listed = (await world.projects.get("/v1/service-reports", headers=world.manager(mine),
@@ -298,3 +302,29 @@ async def test_registry_that_hangs_times_out_as_503(world, db, projects_url, pro
     body = assert_problem(r, 503)
     assert "did not answer" in body["detail"] and 0.4 < elapsed < 2.0
     assert await counts(db, station) == before
+
+
+async def test_a_managers_backdated_month_counts_only_once_the_bureau_confirms(world, broker, db):
+    station = await world.station()
+    worker = await world.worker(station)
+    manager = world.manager(station)
+    created = (await world.projects.post("/v1/service-reports", headers=manager,
+                                         json=report(station, [(worker, True, 168)], month="2024-05"))).json()
+    url = f"/v1/service-reports/{created['id']}"
+    _, outbox_before = await counts(db, station)
+    r = await world.projects.post(f"{url}/confirm", headers=manager)
+    assert r.status_code == 200 and r.json()["status"] == "awaiting_bureau" and r.json()["confirmed_at"] is None
+    assert (await counts(db, station))[1] == outbox_before  # nothing counts yet
+    assert_problem(await world.projects.post(f"{url}/confirm", headers=manager), 409)
+    listed = (await world.projects.get("/v1/service-reports", headers=world.admin(),
+                                       params={"status": "awaiting_bureau", "station_id": str(station)})).json()
+    assert [x["id"] for x in listed["items"]] == [created["id"]]
+    r = await world.projects.post(f"{url}/confirm", headers=world.admin())
+    assert r.status_code == 200 and r.json()["status"] == "confirmed"
+    events = await read_topic(broker.bootstrap, TOPIC, keys={str(worker)}, want=1, timeout=10.0)
+    assert [(e["data"]["month"], e["data"]["revision"]) for e in events] == [("2024-05", 1)]
+    # the manager may not change that month afterwards; the bureau may
+    amendment = {"entries": [{"worker_id": str(worker), "full_time": True, "service_hours": 100}]}
+    assert_problem(await world.projects.post(f"{url}/amend", headers=manager, json=amendment), 403, field="month")
+    r = await world.projects.post(f"{url}/amend", headers=world.admin(), json=amendment)
+    assert r.status_code == 200 and r.json()["changed_worker_ids"] == [str(worker)]

@@ -45,7 +45,7 @@ def test_credit_codes():
 
 
 def test_masking_keeps_only_the_ends():
-    assert mask_id_number("150624197406182317") == "150624********2317"
+    assert mask_id_number("150624197406182317") == "150624**********17"
     assert mask_phone("13363581984") == "133****1984"
 
 

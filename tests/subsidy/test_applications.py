@@ -94,4 +94,5 @@ async def test_reads_are_scoped(client, events, mint):
     assert {a["worker_id"] for a in listed} == {str(theirs)}
     everything = (await client.get("/v1/applications", params={"limit": 500}, headers=mint.headers("auditor")))
     assert {str(mine), str(theirs)} <= {a["worker_id"] for a in everything.json()["items"]}
-    assert (await client.get("/v1/applications", headers=mint.headers())).json()["items"] == []
+    assert_problem(await client.get("/v1/applications", headers=mint.headers()), 403)  # no role: not a user here
+    assert_problem(await client.get("/v1/applications", headers=mint.headers("hr_system")), 403)

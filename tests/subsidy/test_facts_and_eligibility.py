@@ -136,7 +136,8 @@ async def test_eligibility_is_scoped(client, events, mint):
     assert_problem(await client.get(url, params=params,
                                     headers=mint.headers("station_manager", station_ids=[other_station])), 404)
     assert (await client.get(url, params=params, headers=mint.headers("auditor"))).status_code == 200
-    assert_problem(await client.get(url, params=params, headers=mint.headers()), 404)  # no role at all
+    for nobody in (mint.headers(), mint.headers("hr_system"), mint.headers("service")):  # not users of the service
+        assert_problem(await client.get(url, params=params, headers=nobody), 403)
     assert_problem(await client.get(url, params={"policy": POLICY, "through": "2024-13"},
                                     headers=mint.headers("auditor")), 422, field="through")
     assert_problem(await client.get(url, params={"policy": "nope", "through": "2024-06"},

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Form, Request, Response, status
 from services.gateway.identity import service
 from services.gateway.identity.schemas import ClientCreate, ClientCreated, TokenResponse, UserCreate, UserRead
 from services.gateway.identity.service import OAuthError
-from shared.auth import CurrentPrincipal
+from shared.auth import CurrentPrincipal, Role, allow
 from shared.db import SessionDep
 
 router = APIRouter(tags=["auth"])
@@ -78,18 +78,18 @@ async def jwks(request: Request, response: Response) -> dict:
     return await request.app.state.keyring.jwks()
 
 
-@router.post("/auth/users", status_code=status.HTTP_201_CREATED, response_model=UserRead)
+@router.post("/auth/users", status_code=status.HTTP_201_CREATED, response_model=UserRead,
+             dependencies=[allow(Role.BUREAU_ADMIN)])
 async def create_user(body: UserCreate, session: SessionDep, principal: CurrentPrincipal):
     """Create a person who signs in with a password (bureau_admin only)."""
-    principal.require("bureau_admin")
     return await service.create_user(session=session, username=body.username, password=body.password,
                                      roles=list(body.roles), station_ids=body.station_ids, worker_id=body.worker_id)
 
 
-@router.post("/auth/clients", status_code=status.HTTP_201_CREATED, response_model=ClientCreated)
+@router.post("/auth/clients", status_code=status.HTTP_201_CREATED, response_model=ClientCreated,
+             dependencies=[allow(Role.BUREAU_ADMIN)])
 async def create_client(body: ClientCreate, session: SessionDep, principal: CurrentPrincipal):
     """Create an HR-system or service client; its secret is in this response only (bureau_admin only)."""
-    principal.require("bureau_admin")
     client, secret = await service.create_client(session=session, kind=body.kind, client_id=body.client_id,
                                                  name=body.name, roles=body.roles, scopes=body.scopes)
     return ClientCreated(client_id=client.client_id, client_secret=secret, name=client.name, kind=client.kind,

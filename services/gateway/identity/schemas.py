@@ -7,7 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Role = Literal["bureau_admin", "auditor", "station_manager", "social_worker", "hr_system", "service"]
+from shared.auth import Role as RoleEnum
+
+Role = Literal[tuple(r.value for r in RoleEnum)]  # the names of shared.auth.Role
 ClientKind = Literal["hr_system", "service"]
 
 

@@ -19,13 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.gateway.identity.keys import KeyRing
 from services.gateway.identity.models import Client, RefreshToken, User
 from services.gateway.settings import GatewaySettings
+from shared.auth import Role
 from shared.errors import AppError, Conflict, Invalid
 
 _hasher = PasswordHasher()
 # Verified against when the username is unknown, so a wrong name costs as long as a wrong password.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 _ADMIN_LOCK = 0x6761_7465_6164_6D6E
-CLIENT_ROLES = frozenset({"hr_system", "service", "auditor"})
+CLIENT_ROLES = frozenset({Role.HR_SYSTEM, Role.SERVICE, Role.AUDITOR})
 
 
 class OAuthError(AppError):
@@ -114,7 +115,7 @@ async def upsert_service_client(*, session: AsyncSession, client_id: str, secret
 
 async def create_admin(*, session: AsyncSession, username: str, password: str) -> User:
     """The first (or another) bureau administrator; the operator CLI calls this in production."""
-    return await create_user(session=session, username=username, password=password, roles=["bureau_admin"])
+    return await create_user(session=session, username=username, password=password, roles=[Role.BUREAU_ADMIN])
 
 
 async def create_admin_in_database(database_url: str, *, username: str, password: str) -> uuid.UUID:

@@ -10,14 +10,15 @@ from fastapi import APIRouter, Depends, Query
 from services.projects.activities import service
 from services.projects.activities.schemas import ActivityCreate, ActivityRead, ProjectSummary, StationSummary
 from services.projects.common import MONTH_PATTERN, ClockDep, RegistryDep
-from shared.auth import CurrentPrincipal
+from shared.auth import CurrentPrincipal, Role, allow
 from shared.db import SessionDep
 from shared.pagination import Page, PageParams, page_params
 
 router = APIRouter(tags=["activities"])
 
 
-@router.post("/v1/projects/{project_id}/activities", status_code=201, response_model=ActivityRead)
+@router.post("/v1/projects/{project_id}/activities", status_code=201, response_model=ActivityRead,
+             dependencies=[allow(Role.STATION_MANAGER, Role.BUREAU_ADMIN)])
 async def record_activity(project_id: UUID, data: ActivityCreate, session: SessionDep, principal: CurrentPrincipal,
                           registry: RegistryDep, clock: ClockDep) -> ActivityRead:
     """A service record of a project in progress; its expense counts against the approved budget."""

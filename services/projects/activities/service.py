@@ -14,7 +14,7 @@ from services.projects.activities.schemas import ActivityCreate, Budget, MonthFi
 from services.projects.common import Clock, ensure_station_writable, month_bounds, month_of
 from services.projects.microprojects import repository
 from services.projects.microprojects.models import MicroProject
-from shared.auth import Principal
+from shared.auth import Principal, Role
 from shared.errors import Conflict, Invalid, NotFound
 from shared.pagination import PageParams, paginate
 from shared.registry_client import RegistryClient
@@ -22,7 +22,7 @@ from shared.registry_client import RegistryClient
 
 async def record_activity(*, session: AsyncSession, principal: Principal, registry: RegistryClient, clock: Clock,
                           project_id: UUID, data: ActivityCreate) -> Activity:
-    principal.require("station_manager", "bureau_admin")
+    principal.require(Role.STATION_MANAGER, Role.BUREAU_ADMIN)
     project = await repository.get_readable(session, principal, project_id)
     ensure_station_writable(principal, project.station_id)
     if project.status != "in_progress":
@@ -118,7 +118,7 @@ async def project_summary(*, session: AsyncSession, principal: Principal, projec
 async def station_summary(*, session: AsyncSession, principal: Principal, station_id: UUID,
                           from_month: str | None, to_month: str | None) -> StationSummary:
     if not (principal.reads_everything
-            or ("station_manager" in principal.roles and station_id in principal.station_ids)):
+            or (Role.STATION_MANAGER in principal.roles and station_id in principal.station_ids)):
         raise NotFound(f"station {station_id} not found")
     if from_month and to_month and from_month > to_month:
         raise Invalid("the range ends before it starts", field="to")

@@ -9,14 +9,15 @@ from fastapi import APIRouter, Depends, Query
 
 from services.projects.calls import service
 from services.projects.calls.schemas import CallCreate, CallRead
-from shared.auth import CurrentPrincipal
+from shared.auth import CurrentPrincipal, Role, allow
 from shared.db import SessionDep
 from shared.pagination import Page, PageParams, page_params
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"])
 
 
-@router.post("", status_code=201, response_model=CallRead)
+@router.post("", status_code=201, response_model=CallRead,
+             dependencies=[allow(Role.BUREAU_ADMIN)])
 async def create_call(data: CallCreate, session: SessionDep, principal: CurrentPrincipal) -> CallRead:
     """Open a fund call (bureau_admin)."""
     return CallRead.of(await service.create_call(session=session, principal=principal, data=data))

@@ -9,13 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.projects.calls.models import FundCall
 from services.projects.calls.schemas import CallCreate
-from shared.auth import Principal
+from shared.auth import Principal, Role
 from shared.errors import Invalid, NotFound
 from shared.pagination import PageParams, paginate
 
 
 async def create_call(*, session: AsyncSession, principal: Principal, data: CallCreate) -> FundCall:
-    principal.require("bureau_admin")
+    principal.require(Role.BUREAU_ADMIN)
     if data.window_closes < data.window_opens:
         raise Invalid("the window cannot close before it opens", field="window_closes")
     categories = list(dict.fromkeys(c.value for c in data.categories))

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.projects.activities.models import Activity
 from services.projects.microprojects.models import MicroProject
-from shared.auth import Principal
+from shared.auth import Principal, Role
 from shared.errors import NotFound
 
 
@@ -20,9 +20,9 @@ def readable(principal: Principal) -> Select:
     if principal.reads_everything:
         return stmt
     conditions = []
-    if "station_manager" in principal.roles and principal.station_ids:
+    if Role.STATION_MANAGER in principal.roles and principal.station_ids:
         conditions.append(MicroProject.station_id.in_(principal.station_ids))
-    if "social_worker" in principal.roles and principal.worker_id is not None:
+    if Role.SOCIAL_WORKER in principal.roles and principal.worker_id is not None:
         conditions.append(exists().where(Activity.project_id == MicroProject.id,
                                          Activity.worker_ids.contains([principal.worker_id])))
     return stmt.where(or_(*conditions) if conditions else false())

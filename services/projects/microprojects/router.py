@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Depends, Query
 from services.projects.common import ClockDep, RegistryDep
 from services.projects.microprojects import repository, service
 from services.projects.microprojects.schemas import Approval, Decision, ProjectCreate, ProjectRead
-from shared.auth import CurrentPrincipal
+from shared.auth import CurrentPrincipal, Role, allow
 from shared.db import SessionDep
 from shared.pagination import Page, PageParams, page_params
 
@@ -18,7 +18,8 @@ router = APIRouter(prefix="/v1/projects", tags=["projects"])
 Status = Literal["draft", "submitted", "approved", "rejected", "in_progress", "completed", "closed"]
 
 
-@router.post("", status_code=201, response_model=ProjectRead)
+@router.post("", status_code=201, response_model=ProjectRead,
+             dependencies=[allow(Role.STATION_MANAGER, Role.BUREAU_ADMIN)])
 async def create_project(data: ProjectCreate, session: SessionDep, principal: CurrentPrincipal,
                          registry: RegistryDep) -> ProjectRead:
     """A draft micro-project under a fund call (station_manager for own stations, bureau_admin)."""
@@ -50,7 +51,8 @@ async def submit_project(project_id: UUID, session: SessionDep, principal: Curre
     return ProjectRead.model_validate(project)
 
 
-@router.post("/{project_id}/approve", response_model=ProjectRead)
+@router.post("/{project_id}/approve", response_model=ProjectRead,
+             dependencies=[allow(Role.BUREAU_ADMIN)])
 async def approve_project(project_id: UUID, data: Approval, session: SessionDep,
                           principal: CurrentPrincipal) -> ProjectRead:
     """submitted -> approved (bureau_admin); the approved budget must fit in what is left of the call."""
@@ -59,7 +61,8 @@ async def approve_project(project_id: UUID, data: Approval, session: SessionDep,
     return ProjectRead.model_validate(project)
 
 
-@router.post("/{project_id}/reject", response_model=ProjectRead)
+@router.post("/{project_id}/reject", response_model=ProjectRead,
+             dependencies=[allow(Role.BUREAU_ADMIN)])
 async def reject_project(project_id: UUID, session: SessionDep, principal: CurrentPrincipal,
                          data: Annotated[Decision | None, Body()] = None) -> ProjectRead:
     """submitted -> rejected (bureau_admin)."""

@@ -20,13 +20,13 @@ from services.projects.common import Clock, ensure_station_writable
 from services.projects.microprojects import repository
 from services.projects.microprojects.models import MicroProject
 from services.projects.microprojects.schemas import ProjectCreate
-from shared.auth import Principal
+from shared.auth import Principal, Role
 from shared.errors import Conflict, Invalid
 from shared.pagination import PageParams, paginate
 from shared.registry_client import RegistryClient
 
-WRITERS = ("station_manager", "bureau_admin")
-REVIEWERS = ("bureau_admin",)
+WRITERS = (Role.STATION_MANAGER, Role.BUREAU_ADMIN)
+REVIEWERS = (Role.BUREAU_ADMIN,)
 
 
 @dataclass(frozen=True)

@@ -27,12 +27,14 @@ class ServiceReport(Base):
     __tablename__ = "service_reports"
     __table_args__ = (
         UniqueConstraint("station_id", "month", name="uq_service_reports_station_month"),
-        CheckConstraint("status IN ('draft', 'confirmed')", name="status_known"),
+        CheckConstraint("status IN ('draft', 'awaiting_bureau', 'confirmed')", name="status_known"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     station_id: Mapped[uuid.UUID] = mapped_column()
     month: Mapped[str] = mapped_column(Text)
+    # draft -> confirmed; a station manager confirming a month more than two months back moves it to
+    # awaiting_bureau instead, and it counts (its service-month events are emitted) once a bureau_admin confirms.
     status: Mapped[str] = mapped_column(Text, server_default="draft", default="draft")
     created_by: Mapped[str] = mapped_column(Text)
     confirmed_by: Mapped[str | None] = mapped_column(Text)

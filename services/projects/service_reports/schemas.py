@@ -53,7 +53,9 @@ class ReportRead(BaseModel):
     id: UUID
     station_id: UUID
     month: str
-    status: Literal["draft", "confirmed"]
+    status: Literal["draft", "awaiting_bureau", "confirmed"] = Field(
+        description="awaiting_bureau: a station manager confirmed a month more than two months back; it counts "
+                    "(service-month events) once a bureau_admin confirms it")
     entries: list[EntryRead]
     created_at: datetime
     confirmed_at: datetime | None

@@ -15,21 +15,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.projects.common import Clock, ensure_station_writable
 from services.projects.service_reports.models import ServiceReport, ServiceReportEntry
 from services.projects.service_reports.schemas import EntryIn, ReportCreate
-from shared.auth import Principal
-from shared.errors import Conflict, Invalid, NotFound
+from shared.auth import Principal, Role
+from shared.errors import Conflict, Invalid, NotFound, NotPermitted
 from shared.events.envelope import EventType, ServiceMonth, make_event
 from shared.events.outbox import enqueue_many
 from shared.pagination import PageParams, paginate
 from shared.registry_client import RegistryClient
+from shared.validators import backdated
 
-WRITERS = ("station_manager", "bureau_admin")
+WRITERS = (Role.STATION_MANAGER, Role.BUREAU_ADMIN)
 
 
 def readable(principal: Principal):
     stmt = select(ServiceReport)
     if principal.reads_everything:
         return stmt
-    if "station_manager" in principal.roles and principal.station_ids:
+    if Role.STATION_MANAGER in principal.roles and principal.station_ids:
         return stmt.where(ServiceReport.station_id.in_(principal.station_ids))
     return stmt.where(False)
 
@@ -107,27 +108,47 @@ def _event(report: ServiceReport, entry: ServiceReportEntry):
     return make_event(EventType.SERVICE_MONTH, data, source="projects")
 
 
-async def confirm(*, session: AsyncSession, principal: Principal, report_id: UUID) -> ServiceReport:
+def _needs_bureau(principal: Principal, clock: Clock, month: str) -> bool:
+    """A station manager's word alone does not make a month more than two months back count."""
+    return not principal.is_admin and backdated(month, clock.today())
+
+
+async def confirm(*, session: AsyncSession, principal: Principal, clock: Clock, report_id: UUID) -> ServiceReport:
+    """draft -> confirmed (events), or draft -> awaiting_bureau (no events) for a manager's back-dated month;
+    a bureau_admin confirms a draft or an awaiting report. Conditional update: two confirmations never both win."""
     principal.require(*WRITERS)
     report = await get_readable(session, principal, report_id)
     ensure_station_writable(principal, report.station_id)
+    if _needs_bureau(principal, clock, report.month):
+        target, sources = "awaiting_bureau", ("draft",)
+    else:
+        target, sources = "confirmed", ("draft", "awaiting_bureau") if principal.is_admin else ("draft",)
+    values = {"status": target}
+    if target == "confirmed":
+        values |= {"confirmed_at": func.now(), "confirmed_by": principal.subject}
     moved = (await session.execute(
-        update(ServiceReport).where(ServiceReport.id == report_id, ServiceReport.status == "draft")
-        .values(status="confirmed", confirmed_at=func.now(), confirmed_by=principal.subject)
-        .returning(ServiceReport.id).execution_options(synchronize_session=False))).scalar_one_or_none()
+        update(ServiceReport).where(ServiceReport.id == report_id, ServiceReport.status.in_(sources))
+        .values(**values).returning(ServiceReport.id)
+        .execution_options(synchronize_session=False))).scalar_one_or_none()
     if moved is None:
-        raise Conflict("the report is already confirmed; amend it instead", status_now="confirmed")
+        await session.refresh(report)
+        raise Conflict(f"the report is {report.status}" + ("; amend it instead" if report.status == "confirmed" else
+                                                         "; a bureau_admin confirms it"), status_now=report.status)
     await session.refresh(report)
+    if target == "awaiting_bureau":
+        return report
     entries = (await entries_of(session, [report_id]))[report_id]
     await enqueue_many(session, [_event(report, e) for e in entries])
     return report
 
 
-async def amend(*, session: AsyncSession, principal: Principal, registry: RegistryClient, report_id: UUID,
-                entries: list[EntryIn]) -> tuple[ServiceReport, list[UUID]]:
+async def amend(*, session: AsyncSession, principal: Principal, registry: RegistryClient, clock: Clock,
+                report_id: UUID, entries: list[EntryIn]) -> tuple[ServiceReport, list[UUID]]:
     principal.require(*WRITERS)
     report = await get_readable(session, principal, report_id)
     ensure_station_writable(principal, report.station_id)
+    if _needs_bureau(principal, clock, report.month):
+        raise NotPermitted(f"{report.month} is more than two months back: the bureau amends it", field="month")
     _no_duplicates(entries)
     if report.status != "confirmed":
         raise Conflict("only a confirmed report is amended; a draft is confirmed first", status_now=report.status)

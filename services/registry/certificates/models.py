@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, Float, ForeignKey, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Date, DateTime, Float, ForeignKey, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import UUID as PGUUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -17,6 +17,7 @@ class Certificate(IdMixin, Base):
     __table_args__ = (
         CheckConstraint("level IN ('assistant', 'intermediate', 'senior')", name="level"),
         CheckConstraint("status IN ('valid', 'revoked')", name="status"),
+        CheckConstraint("verification IN ('claimed', 'verified', 'rejected')", name="verification"),
         UniqueConstraint("worker_id", "certificate_no", name="uq_certificates_worker_no"),
     )
     worker_id: Mapped[uuid.UUID] = mapped_column(PGUUID(as_uuid=True), ForeignKey("workers.id"), nullable=False)
@@ -30,3 +31,11 @@ class Certificate(IdMixin, Base):
     status: Mapped[str] = mapped_column(Text, nullable=False, server_default="valid", default="valid")
     revoked_on: Mapped[date | None] = mapped_column(Date)
     revoke_reason: Mapped[str | None] = mapped_column(Text)
+    # A certificate moves money, so only the bureau's word makes it count: recorded by a bureau_admin (or a
+    # trusted HR system) it is `verified` at once; recorded by anyone else it is a `claimed` until a
+    # bureau_admin other than its recorder verifies (or rejects) it. Only a verified one emits certificate-issued.
+    verification: Mapped[str] = mapped_column(Text, nullable=False, server_default="verified")
+    recorded_by: Mapped[str | None] = mapped_column(Text)
+    verified_by: Mapped[str | None] = mapped_column(Text)
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    rejection_reason: Mapped[str | None] = mapped_column(Text)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -35,6 +36,12 @@ class CertificateRevoke(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
+class CertificateReject(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500)
+
+
 class CertificateRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -49,4 +56,11 @@ class CertificateRead(BaseModel):
     status: str
     revoked_on: date | None
     revoke_reason: str | None
+    verification: Literal["claimed", "verified", "rejected"] = Field(
+        description="claimed: recorded by a station manager or an untrusted HR system, not counted (no "
+                    "certificate-issued) until a bureau_admin other than the recorder verifies it")
+    recorded_by: str | None
+    verified_by: str | None
+    verified_at: datetime | None
+    rejection_reason: str | None
     created_at: datetime

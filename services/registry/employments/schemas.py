@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -40,4 +41,9 @@ class EmploymentRead(BaseModel):
     end_date: date | None
     full_time: bool
     role: str
+    confirmation: Literal["confirmed", "pending", "rejected"] = Field(
+        description="pending: recorded by a station manager starting more than two months back; it does not "
+                    "count until a bureau_admin confirms it")
+    confirmed_by: str | None
+    confirmed_at: datetime | None
     created_at: datetime

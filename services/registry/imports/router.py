@@ -14,6 +14,7 @@ from services.registry.deps import CipherDep
 from services.registry.imports import parsing, service
 from services.registry.imports.models import ImportRequest
 from services.registry.imports.schemas import ImportResult
+from services.registry.workers.repository import WRITERS
 from shared.auth import CurrentPrincipal
 from shared.db import SessionDep
 from shared.errors import Conflict, Invalid, PayloadTooLarge
@@ -37,7 +38,7 @@ async def import_workers(request: Request, session: SessionDep, principal: Curre
     Accepts the Chinese headers of the HR export (姓名, 身份证号, ...) or English field names. A retried
     request with the same `Idempotency-Key` gets the first answer instead of importing twice.
     """
-    principal.require("bureau_admin", "hr_system", "station_manager")
+    principal.require(*WRITERS)
     key = request.headers.get("idempotency-key")
     if key is not None and not (1 <= len(key) <= 200):
         raise Invalid("Idempotency-Key must be 1 to 200 characters", field="Idempotency-Key")
@@ -57,7 +58,8 @@ async def import_workers(request: Request, session: SessionDep, principal: Curre
             return _json(stored.status_code, json.dumps(stored.response, ensure_ascii=False).encode(), replayed=True)
     raw = parsing.parse(content_type, body)
     del body
-    result = await service.run_import(session=session, principal=principal, cipher=cipher, raw=raw,
+    result = await service.run_import(session=session, principal=principal, settings=request.app.state.settings,
+                                      cipher=cipher, raw=raw,
                                       batch_size=request.app.state.settings.import_batch_size)
     if key is not None:
         stored = await session.execute(insert(ImportRequest).values(

@@ -16,12 +16,15 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.registry.certificates.service import recorded_verified
 from services.registry.common import LEVEL_LABELS_ZH, Level, today
 from services.registry.crypto import PersonalDataCipher
+from services.registry.employments.service import confirmation_for
 from services.registry.events import certificate_issued
 from services.registry.imports.parsing import RawRows
+from services.registry.settings import RegistrySettings
 from services.registry.stations.models import Station
-from shared.auth import Principal
+from shared.auth import Principal, Role
 from shared.errors import Conflict
 from shared.events.outbox import enqueue_many
 from shared.validators import birth_date_from_id_number, gender_from_id_number, normalize_id_number
@@ -69,7 +72,7 @@ class _Validator:
         self.stations = stations
         self.station_ids = station_ids
         self.principal = principal
-        self.restricted = not principal.has_any("bureau_admin", "hr_system")
+        self.restricted = not principal.has_any(Role.BUREAU_ADMIN, Role.HR_SYSTEM)
         self.cipher = cipher
         self.today = today()
         self.seen: dict[str, int] = {}
@@ -196,9 +199,9 @@ _WORKER_COLUMNS = {"id": "uuid", "id_number_hash": "bytea", "id_number_enc": "by
                    "name": "text", "gender": "text", "birth_date": "date", "education": "text",
                    "political_status": "text", "full_time": "boolean", "notes": "text"}
 _EMPLOYMENT_COLUMNS = {"id": "uuid", "worker_id": "uuid", "station_id": "uuid", "start_date": "date",
-                       "full_time": "boolean", "role": "text"}
+                       "full_time": "boolean", "role": "text", "confirmation": "text", "recorded_by": "text"}
 _CERTIFICATE_COLUMNS = {"id": "uuid", "worker_id": "uuid", "level": "text", "certificate_no": "text",
-                        "obtained_on": "date"}
+                        "obtained_on": "date", "verification": "text", "recorded_by": "text"}
 
 
 def _unnest(columns: dict[str, str]) -> str:
@@ -250,9 +253,13 @@ async def lock_imports(session: AsyncSession) -> None:
     await session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": IMPORT_LOCK_ID})
 
 
-async def run_import(*, session: AsyncSession, principal: Principal, cipher: PersonalDataCipher, raw: RawRows,
-                     batch_size: int = 5000) -> dict:
-    principal.require("bureau_admin", "hr_system", "station_manager")
+async def run_import(*, session: AsyncSession, principal: Principal, settings: RegistrySettings,
+                     cipher: PersonalDataCipher, raw: RawRows, batch_size: int = 5000) -> dict:
+    """Certificates of a caller whose word is not the bureau's are imported as claims (no certificate-issued);
+    a station manager's employments starting more than two months back as pending (see the certificate and
+    employment services)."""
+    principal.require(Role.BUREAU_ADMIN, Role.HR_SYSTEM, Role.STATION_MANAGER)
+    verification = "verified" if recorded_verified(principal, settings) else "claimed"
     await lock_imports(session)
     stations = dict((await session.execute(select(Station.name, Station.id))).all())
     validator = _Validator(columns=raw.columns, stations=stations, station_ids=set(stations.values()),
@@ -306,7 +313,8 @@ async def run_import(*, session: AsyncSession, principal: Principal, cipher: Per
                 continue
             if known is None or known.full_time != full_time or known.role != role:
                 emp_row = {"id": uuid.uuid4(), "worker_id": r.worker_id, "station_id": station_id,
-                           "start_date": start, "full_time": full_time, "role": role}
+                           "start_date": start, "full_time": full_time, "role": role,
+                           "confirmation": confirmation_for(principal, start), "recorded_by": principal.subject}
         cert = v["certificate"]
         cert_row = None
         if cert is not None:
@@ -321,7 +329,8 @@ async def run_import(*, session: AsyncSession, principal: Principal, cipher: Per
                     continue
             else:
                 cert_row = {"id": uuid.uuid4(), "worker_id": r.worker_id, "level": level, "certificate_no": cert_no,
-                            "obtained_on": obtained, "status": "valid", "continuing_education_hours": 0.0}
+                            "obtained_on": obtained, "status": "valid", "continuing_education_hours": 0.0,
+                            "verification": verification, "recorded_by": principal.subject}
         if current is None:
             worker_changed = True
         else:
@@ -353,7 +362,7 @@ async def run_import(*, session: AsyncSession, principal: Principal, cipher: Per
             await session.execute(_INSERT_CERTIFICATES, _columns(chunk, _CERTIFICATE_COLUMNS))
             await enqueue_many(session, (certificate_issued(
                 certificate_id=c["id"], worker_id=c["worker_id"], level=c["level"], certificate_no=c["certificate_no"],
-                obtained_on=c["obtained_on"]) for c in chunk))
+                obtained_on=c["obtained_on"]) for c in chunk if c["verification"] == "verified"))
     except IntegrityError:
         raise Conflict("the registry changed while importing; retry the import", field="body") from None
 

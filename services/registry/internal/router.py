@@ -14,15 +14,11 @@ from services.registry.stations import repository as stations
 from services.registry.stations.schemas import InternalStationRead
 from services.registry.workers import repository as workers
 from services.registry.workers.models import Worker
-from shared.auth import CurrentPrincipal, Principal
+from shared.auth import CurrentPrincipal, Role, allow
 from shared.db import SessionDep
 from shared.validators import MONTH_PATTERN, mask_id_number, mask_phone
 
-router = APIRouter(prefix="/v1/internal", tags=["internal"])
-
-
-def _internal(principal: Principal) -> None:
-    principal.require("service", "bureau_admin")
+router = APIRouter(prefix="/v1/internal", tags=["internal"], dependencies=[allow(Role.SERVICE, Role.BUREAU_ADMIN)])
 
 
 class EmploymentCheck(BaseModel):
@@ -61,14 +57,12 @@ class WorkerLookupResult(BaseModel):
 
 @router.get("/stations/{station_id}", response_model=InternalStationRead)
 async def internal_get_station(station_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal):
-    _internal(principal)
     return await stations.get_station(session, station_id)
 
 
 @router.post("/employment-check", response_model=EmploymentCheckResult)
 async def internal_employment_check(data: EmploymentCheck, session: SessionDep, principal: CurrentPrincipal):
     """Which workers had an employment at the station sharing any day with the month."""
-    _internal(principal)
     await stations.get_station(session, data.station_id)
     employed = await employments.employment_check(session=session, station_id=data.station_id, month=data.month,
                                                   worker_ids=data.worker_ids)
@@ -81,7 +75,6 @@ async def internal_employment_check(data: EmploymentCheck, session: SessionDep, 
 async def internal_workers_lookup(data: WorkerLookup, session: SessionDep, principal: CurrentPrincipal,
                                   cipher: CipherDep):
     """Names and masked identifiers of the given workers (unknown ids are left out)."""
-    _internal(principal)
     ids = list(dict.fromkeys(data.worker_ids))
     rows = list((await session.execute(select(Worker).where(Worker.id.in_(ids)))).scalars())
     station_ids = await workers.station_ids_of(session, [w.id for w in rows])

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends
 from services.registry.stations import repository, service
 from services.registry.stations.models import Organization, Station
 from services.registry.stations.schemas import OrganizationCreate, OrganizationRead, StationCreate, StationRead
-from shared.auth import CurrentPrincipal
+from shared.auth import CurrentPrincipal, Role, allow
 from shared.db import SessionDep
 from shared.pagination import Page, PageParams, page_params, paginate
 
@@ -18,10 +18,10 @@ router = APIRouter(prefix="/v1", tags=["stations"])
 Params = Annotated[PageParams, Depends(page_params)]
 
 
-@router.post("/stations", status_code=201, response_model=StationRead)
+@router.post("/stations", status_code=201, response_model=StationRead,
+             dependencies=[allow(Role.BUREAU_ADMIN)])
 async def create_station(data: StationCreate, session: SessionDep, principal: CurrentPrincipal):
     """Create the guidance centre (指导中心) or a township station (乡镇社工站); bureau_admin only."""
-    principal.require("bureau_admin")
     return await service.create_station(session=session, data=data)
 
 
@@ -37,10 +37,10 @@ async def get_station(station_id: uuid.UUID, session: SessionDep, principal: Cur
     return await repository.get_station(session, station_id)
 
 
-@router.post("/organizations", status_code=201, response_model=OrganizationRead)
+@router.post("/organizations", status_code=201, response_model=OrganizationRead,
+             dependencies=[allow(Role.BUREAU_ADMIN)])
 async def create_organization(data: OrganizationCreate, session: SessionDep, principal: CurrentPrincipal):
     """Create a social organization (社会组织); bureau_admin only."""
-    principal.require("bureau_admin")
     return await service.create_organization(session=session, data=data)
 
 

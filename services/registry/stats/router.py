@@ -10,8 +10,8 @@ from services.registry.certificates.models import Certificate
 from services.registry.employments.models import Employment
 from services.registry.stations.models import Station
 from services.registry.workers.models import Worker
-from services.registry.workers.repository import readable_workers
-from shared.auth import CurrentPrincipal, Principal
+from services.registry.workers.repository import READS_ALL, readable_workers
+from shared.auth import CurrentPrincipal, Principal, Role
 from shared.db import SessionDep
 
 router = APIRouter(prefix="/v1", tags=["stats"])
@@ -35,12 +35,12 @@ class Stats(BaseModel):
 
 
 def _readable_stations(principal: Principal):
-    if principal.reads_everything:
+    if principal.has_any(*READS_ALL):
         return true()
     clauses = []
-    if principal.has_any("station_manager"):
+    if principal.has_any(Role.STATION_MANAGER):
         clauses.append(Station.id.in_(list(principal.station_ids)))
-    if principal.has_any("social_worker") and principal.worker_id is not None:
+    if principal.has_any(Role.SOCIAL_WORKER) and principal.worker_id is not None:
         clauses.append(exists().where(Employment.station_id == Station.id,
                                       Employment.worker_id == principal.worker_id))
     return or_(*clauses) if clauses else false()
@@ -52,7 +52,8 @@ async def get_stats(session: SessionDep, principal: CurrentPrincipal):
     rank = case({"assistant": 1, "intermediate": 2, "senior": 3}, value=Certificate.level)
     highest = (select(Certificate.worker_id, func.max(rank).label("rank"))
                .join(Worker, Worker.id == Certificate.worker_id)
-               .where(Certificate.status == "valid", readable_workers(principal))
+               .where(Certificate.status == "valid", Certificate.verification == "verified",
+                      readable_workers(principal))
                .group_by(Certificate.worker_id).subquery())
     by_rank = dict((await session.execute(select(highest.c.rank, func.count()).group_by(highest.c.rank))).all())
     workers = (await session.execute(select(func.count()).select_from(Worker).where(

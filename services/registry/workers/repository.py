@@ -10,10 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.registry.certificates.models import Certificate
 from services.registry.employments.models import Employment
 from services.registry.workers.models import Worker
-from shared.auth import Principal
+from shared.auth import Principal, Role
 from shared.errors import NotFound
 
-WRITERS = ("bureau_admin", "hr_system", "station_manager")
+WRITERS = (Role.BUREAU_ADMIN, Role.HR_SYSTEM, Role.STATION_MANAGER)
+# Bureau staff, the services and HR systems (which exchange the registry in bulk) read every person.
+READS_ALL = (Role.BUREAU_ADMIN, Role.AUDITOR, Role.SERVICE, Role.HR_SYSTEM)
 
 
 def _at_stations(station_ids) -> ColumnElement[bool]:
@@ -23,12 +25,12 @@ def _at_stations(station_ids) -> ColumnElement[bool]:
 def readable_workers(principal: Principal) -> ColumnElement[bool]:
     """bureau staff, HR systems and services read all; a station manager their stations' workers; a social
     worker themselves; anyone else nobody."""
-    if principal.reads_everything:
+    if principal.has_any(*READS_ALL):
         return true()
     clauses = []
-    if principal.has_any("station_manager") and principal.station_ids:
+    if principal.has_any(Role.STATION_MANAGER) and principal.station_ids:
         clauses.append(_at_stations(principal.station_ids))
-    if principal.has_any("social_worker") and principal.worker_id is not None:
+    if principal.has_any(Role.SOCIAL_WORKER) and principal.worker_id is not None:
         clauses.append(Worker.id == principal.worker_id)
     return or_(*clauses) if clauses else false()
 
@@ -36,7 +38,7 @@ def readable_workers(principal: Principal) -> ColumnElement[bool]:
 def writable_workers(principal: Principal) -> ColumnElement[bool]:
     """Callers that may change a worker: bureau_admin and HR systems all, station managers their stations'."""
     principal.require(*WRITERS)
-    if principal.has_any("bureau_admin", "hr_system"):
+    if principal.has_any(Role.BUREAU_ADMIN, Role.HR_SYSTEM):
         return true()
     return _at_stations(principal.station_ids) if principal.station_ids else false()
 
@@ -66,7 +68,7 @@ def list_statement(principal: Principal, *, station_id: uuid.UUID | None = None,
         stmt = stmt.where(_at_stations([station_id]))
     if level is not None:
         stmt = stmt.where(exists().where(Certificate.worker_id == Worker.id, Certificate.level == level,
-                                         Certificate.status == "valid"))
+                                         Certificate.status == "valid", Certificate.verification == "verified"))
     if registered is not None:
         stmt = stmt.where(Worker.registered_on.is_not(None) if registered else Worker.registered_on.is_(None))
     if q:

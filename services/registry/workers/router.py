@@ -10,8 +10,10 @@ from sqlalchemy import select
 
 from services.registry.common import Level
 from services.registry.deps import CipherDep
+from services.registry.privacy.service import DisclosureDep, record_personal_data_access
 from services.registry.workers import repository, service
 from services.registry.workers.models import Honour, Training, Worker
+from services.registry.workers.repository import WRITERS
 from services.registry.workers.schemas import (
     HonourCreate,
     HonourRead,
@@ -22,7 +24,7 @@ from services.registry.workers.schemas import (
     WorkerRead,
     WorkerUpdate,
 )
-from shared.auth import CurrentPrincipal
+from shared.auth import CurrentPrincipal, Principal, Role, allow
 from shared.db import SessionDep
 from shared.pagination import Page, PageParams, page_params, paginate
 
@@ -30,16 +32,26 @@ router = APIRouter(prefix="/v1", tags=["workers"])
 Params = Annotated[PageParams, Depends(page_params)]
 
 
-@router.post("/workers", status_code=201, response_model=WorkerRead)
-async def create_worker(data: WorkerCreate, session: SessionDep, principal: CurrentPrincipal, cipher: CipherDep):
+async def _views(session, principal: Principal, cipher, disclosure, workers: list[Worker]) -> list[dict]:
+    """The workers as this request may see them; an unmasked look is recorded in the same transaction."""
+    if disclosure.reveal:
+        await record_personal_data_access(session=session, principal=principal, worker_ids=[w.id for w in workers],
+                                          purpose=disclosure.purpose, action=disclosure.action)
+    return [service.to_read(w, cipher=cipher, reveal=disclosure.reveal) for w in workers]
+
+
+@router.post("/workers", status_code=201, response_model=WorkerRead,
+             dependencies=[allow(*WRITERS)])
+async def create_worker(data: WorkerCreate, session: SessionDep, principal: CurrentPrincipal, cipher: CipherDep,
+                        disclosure: DisclosureDep):
     """Add a person to the talent database (社工人才信息库)."""
     worker = await service.create_worker(session=session, principal=principal, cipher=cipher, data=data)
-    return service.to_read(worker, cipher=cipher, principal=principal)
+    return (await _views(session, principal, cipher, disclosure, [worker]))[0]
 
 
 @router.get("/workers", response_model=Page[WorkerRead])
 async def list_workers(
-    session: SessionDep, principal: CurrentPrincipal, cipher: CipherDep, params: Params,
+    session: SessionDep, principal: CurrentPrincipal, cipher: CipherDep, params: Params, disclosure: DisclosureDep,
     station_id: uuid.UUID | None = None, level: Level | None = None,
     registered: bool | None = None, q: Annotated[str | None, Query(max_length=100)] = None,
 ):
@@ -47,33 +59,37 @@ async def list_workers(
     stmt = repository.list_statement(principal, station_id=station_id, level=level.value if level else None,
                                      registered=registered, q=q)
     items, cursor = await paginate(session, stmt, params, keys=[Worker.created_at, Worker.id])
-    return {"items": [service.to_read(w, cipher=cipher, principal=principal) for w in items], "next_cursor": cursor}
+    return {"items": await _views(session, principal, cipher, disclosure, items), "next_cursor": cursor}
 
 
 @router.get("/workers/{worker_id}", response_model=WorkerRead)
-async def get_worker(worker_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal, cipher: CipherDep):
+async def get_worker(worker_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal, cipher: CipherDep,
+                     disclosure: DisclosureDep):
     worker = await repository.get_readable(session, principal, worker_id)
-    return service.to_read(worker, cipher=cipher, principal=principal)
+    return (await _views(session, principal, cipher, disclosure, [worker]))[0]
 
 
-@router.patch("/workers/{worker_id}", response_model=WorkerRead)
+@router.patch("/workers/{worker_id}", response_model=WorkerRead,
+             dependencies=[allow(*WRITERS)])
 async def update_worker(worker_id: uuid.UUID, data: WorkerUpdate, session: SessionDep, principal: CurrentPrincipal,
-                        cipher: CipherDep):
+                        cipher: CipherDep, disclosure: DisclosureDep):
     """Change a person's record (bureau_admin, hr_system, or the manager of a station employing them)."""
     worker = await service.update_worker(session=session, principal=principal, cipher=cipher, worker_id=worker_id,
                                          data=data)
-    return service.to_read(worker, cipher=cipher, principal=principal)
+    return (await _views(session, principal, cipher, disclosure, [worker]))[0]
 
 
-@router.post("/workers/{worker_id}/registration", response_model=WorkerRead)
+@router.post("/workers/{worker_id}/registration", response_model=WorkerRead,
+             dependencies=[allow(Role.BUREAU_ADMIN)])
 async def register_worker(worker_id: uuid.UUID, data: RegistrationCreate, session: SessionDep,
-                          principal: CurrentPrincipal, cipher: CipherDep):
+                          principal: CurrentPrincipal, cipher: CipherDep, disclosure: DisclosureDep):
     """Record registration with the bureau; emits worker-registration-changed."""
     worker = await service.register(session=session, principal=principal, worker_id=worker_id, data=data)
-    return service.to_read(worker, cipher=cipher, principal=principal)
+    return (await _views(session, principal, cipher, disclosure, [worker]))[0]
 
 
-@router.post("/workers/{worker_id}/trainings", status_code=201, response_model=TrainingRead)
+@router.post("/workers/{worker_id}/trainings", status_code=201, response_model=TrainingRead,
+             dependencies=[allow(*WRITERS)])
 async def create_training(worker_id: uuid.UUID, data: TrainingCreate, session: SessionDep,
                           principal: CurrentPrincipal):
     return await service.add_training(session=session, principal=principal, worker_id=worker_id, data=data)
@@ -87,7 +103,8 @@ async def list_trainings(worker_id: uuid.UUID, session: SessionDep, principal: C
     return {"items": items, "next_cursor": cursor}
 
 
-@router.post("/workers/{worker_id}/honours", status_code=201, response_model=HonourRead)
+@router.post("/workers/{worker_id}/honours", status_code=201, response_model=HonourRead,
+             dependencies=[allow(*WRITERS)])
 async def create_honour(worker_id: uuid.UUID, data: HonourCreate, session: SessionDep, principal: CurrentPrincipal):
     return await service.add_honour(session=session, principal=principal, worker_id=worker_id, data=data)
 

@@ -42,9 +42,11 @@ class WorkerRead(BaseModel):
     id: uuid.UUID
     name: str
     gender: str
-    birth_date: date
-    id_number: str = Field(description="masked (150624********2317) for every role but bureau_admin")
-    phone: str | None = Field(description="masked (133****1984) for every role but bureau_admin")
+    birth_date: date | None = Field(description="null unless a bureau_admin unmasks (unmask=true&purpose=...)")
+    birth_year: int
+    id_number: str = Field(description="masked (150624**********17) unless a bureau_admin unmasks "
+                                       "(unmask=true&purpose=...; the look is recorded)")
+    phone: str | None = Field(description="masked (133****1984) unless a bureau_admin unmasks")
     education: str | None
     political_status: str | None
     full_time: bool

@@ -20,21 +20,22 @@ from services.registry.workers.schemas import (
     WorkerCreate,
     WorkerUpdate,
 )
-from shared.auth import Principal
+from shared.auth import Principal, Role
 from shared.errors import Conflict, Invalid, NotPermitted
 from shared.events.outbox import enqueue
 from shared.validators import birth_date_from_id_number, gender_from_id_number, mask_id_number, mask_phone
 
 
-def to_read(worker: Worker, *, cipher: PersonalDataCipher, principal: Principal) -> dict:
-    """The API view of a worker; only bureau_admin sees the ID number and phone in full."""
+def to_read(worker: Worker, *, cipher: PersonalDataCipher, reveal: bool) -> dict:
+    """The API view of a worker: masked unless `reveal` (a bureau_admin unmasking with a purpose, recorded)."""
     id_number = cipher.decrypt(worker.id_number_enc)
     phone = cipher.decrypt(worker.phone_enc) if worker.phone_enc else None
-    if not principal.is_admin:
+    if not reveal:
         id_number = mask_id_number(id_number)
         phone = mask_phone(phone) if phone else None
     return {
-        "id": worker.id, "name": worker.name, "gender": worker.gender, "birth_date": worker.birth_date,
+        "id": worker.id, "name": worker.name, "gender": worker.gender,
+        "birth_date": worker.birth_date if reveal else None, "birth_year": worker.birth_date.year,
         "id_number": id_number, "phone": phone, "education": worker.education,
         "political_status": worker.political_status, "full_time": worker.full_time, "notes": worker.notes,
         "registered_on": worker.registered_on, "registration_division_code": worker.registration_division_code,
@@ -45,7 +46,7 @@ def to_read(worker: Worker, *, cipher: PersonalDataCipher, principal: Principal)
 async def create_worker(*, session: AsyncSession, principal: Principal, cipher: PersonalDataCipher,
                         data: WorkerCreate) -> Worker:
     principal.require(*repository.WRITERS)
-    if not principal.has_any("bureau_admin", "hr_system"):
+    if not principal.has_any(Role.BUREAU_ADMIN, Role.HR_SYSTEM):
         if data.employment is None or data.employment.station_id not in principal.station_ids:
             raise NotPermitted("a station manager creates workers employed at their own stations only")
     derived_birth = birth_date_from_id_number(data.id_number)
@@ -94,7 +95,7 @@ async def update_worker(*, session: AsyncSession, principal: Principal, cipher: 
 async def register(*, session: AsyncSession, principal: Principal, worker_id: uuid.UUID,
                    data: RegistrationCreate) -> Worker:
     """Registration with the bureau is the bureau's act: bureau_admin only."""
-    principal.require("bureau_admin")
+    principal.require(Role.BUREAU_ADMIN)
     worker = await repository.get_writable(session, principal, worker_id)
     worker.registered_on = data.registered_on
     worker.registration_division_code = data.division_code

@@ -10,14 +10,15 @@ from fastapi import APIRouter, Depends, Query
 from services.subsidy.applications import service
 from services.subsidy.applications.models import Application
 from services.subsidy.applications.schemas import ApplicationCreate, ApplicationRead, Approval, Rejection
-from shared.auth import CurrentPrincipal
+from shared.auth import CurrentPrincipal, Role, allow
 from shared.db import SessionDep
 from shared.pagination import Page, PageParams, page_params, paginate
 
 router = APIRouter(prefix="/v1/applications", tags=["applications"])
 
 
-@router.post("", response_model=ApplicationRead, status_code=201)
+@router.post("", response_model=ApplicationRead, status_code=201,
+             dependencies=[allow(Role.BUREAU_ADMIN, Role.STATION_MANAGER, Role.SOCIAL_WORKER)])
 async def create_application(body: ApplicationCreate, session: SessionDep, principal: CurrentPrincipal):
     """By the worker themselves, their station manager or bureau staff; one open application per policy."""
     return await service.submit(session=session, principal=principal, worker_id=body.worker_id,
@@ -46,14 +47,16 @@ async def get_application(application_id: uuid.UUID, session: SessionDep, princi
     return await service.get(session=session, principal=principal, application_id=application_id)
 
 
-@router.post("/{application_id}/approve", response_model=ApplicationRead)
+@router.post("/{application_id}/approve", response_model=ApplicationRead,
+             dependencies=[allow(Role.BUREAU_ADMIN)])
 async def approve_application(application_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal,
                               body: Approval | None = None):
     return await service.decide(session=session, principal=principal, application_id=application_id,
                                 approve=True, reason=body.note if body else None)
 
 
-@router.post("/{application_id}/reject", response_model=ApplicationRead)
+@router.post("/{application_id}/reject", response_model=ApplicationRead,
+             dependencies=[allow(Role.BUREAU_ADMIN)])
 async def reject_application(application_id: uuid.UUID, body: Rejection, session: SessionDep,
                              principal: CurrentPrincipal):
     return await service.decide(session=session, principal=principal, application_id=application_id,

@@ -12,7 +12,7 @@ from services.subsidy.access import readable_workers
 from services.subsidy.applications.models import Application
 from services.subsidy.eligibility.service import ensure_readable
 from services.subsidy.policies.service import versions
-from shared.auth import Principal
+from shared.auth import Principal, Role
 from shared.errors import Conflict, NotFound, NotPermitted
 
 
@@ -21,7 +21,7 @@ def readable(principal: Principal) -> Select:
 
 
 async def submit(*, session: AsyncSession, principal: Principal, worker_id: uuid.UUID, policy_code: str) -> Application:
-    principal.require("bureau_admin", "station_manager", "social_worker")
+    principal.require(Role.BUREAU_ADMIN, Role.STATION_MANAGER, Role.SOCIAL_WORKER)
     await ensure_readable(session=session, principal=principal, worker_id=worker_id)
     await versions(session=session, code=policy_code)
     app_id = uuid.uuid4()
@@ -46,7 +46,7 @@ async def get(*, session: AsyncSession, principal: Principal, application_id: uu
 
 async def decide(*, session: AsyncSession, principal: Principal, application_id: uuid.UUID, approve: bool,
                  reason: str | None) -> Application:
-    principal.require("bureau_admin")
+    principal.require(Role.BUREAU_ADMIN)
     current = await get(session=session, principal=principal, application_id=application_id)
     if current.submitted_by == principal.subject:
         raise NotPermitted("the reviewer may not be the submitter of the application")

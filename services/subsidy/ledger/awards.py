@@ -11,14 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.subsidy.access import readable_workers
 from services.subsidy.ledger.models import Award, AwardType
 from services.subsidy.ledger.schemas import AwardCreate
-from shared.auth import Principal
+from shared.auth import Principal, Role
 from shared.errors import Conflict, Invalid, NotFound, NotPermitted, Unavailable
 from shared.registry_client import RegistryClient
 
 
 async def record(*, session: AsyncSession, principal: Principal, data: AwardCreate,
                  registry: RegistryClient | None) -> Award:
-    principal.require("bureau_admin")
+    principal.require(Role.BUREAU_ADMIN)
     kind = await session.get(AwardType, data.award_type)
     if kind is None or not kind.active:
         raise Invalid(f"no award type {data.award_type!r}", field="award_type")
@@ -41,7 +41,7 @@ def readable(principal: Principal) -> Select:
 
 async def decide(*, session: AsyncSession, principal: Principal, award_id: uuid.UUID, approve: bool,
                  reason: str | None) -> Award:
-    principal.require("bureau_admin")
+    principal.require(Role.BUREAU_ADMIN)
     award = await session.scalar(readable(principal).where(Award.id == award_id))
     if award is None:
         raise NotFound("no such award")

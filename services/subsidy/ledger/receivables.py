@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.subsidy.access import ensure_readable, readable_workers
 from services.subsidy.ledger.models import DisbursementWorker, LedgerLine, Repayment, WriteOff
 from services.subsidy.ledger.service import RECEIVABLES_LOCK, lock, receivables
-from shared.auth import Principal
+from shared.auth import Principal, Role
 from shared.errors import Conflict, Invalid, NotFound, NotPermitted
 
 
@@ -60,7 +60,7 @@ async def _owed(session: AsyncSession, worker_id: uuid.UUID, amount_fen: int) ->
 
 async def repay(*, session: AsyncSession, principal: Principal, worker_id: uuid.UUID, amount_fen: int,
                 note: str | None) -> Repayment:
-    principal.require("bureau_admin")
+    principal.require(Role.BUREAU_ADMIN)
     await _owed(session, worker_id, amount_fen)
     repayment = Repayment(worker_id=worker_id, amount_fen=amount_fen, note=note, recorded_by=principal.subject)
     session.add(repayment)
@@ -71,7 +71,7 @@ async def repay(*, session: AsyncSession, principal: Principal, worker_id: uuid.
 
 async def propose_write_off(*, session: AsyncSession, principal: Principal, worker_id: uuid.UUID, amount_fen: int,
                             reason: str) -> WriteOff:
-    principal.require("bureau_admin")
+    principal.require(Role.BUREAU_ADMIN)
     await _owed(session, worker_id, amount_fen)
     write_off = WriteOff(worker_id=worker_id, amount_fen=amount_fen, reason=reason, proposed_by=principal.subject)
     session.add(write_off)
@@ -82,7 +82,7 @@ async def propose_write_off(*, session: AsyncSession, principal: Principal, work
 
 async def decide_write_off(*, session: AsyncSession, principal: Principal, write_off_id: uuid.UUID,
                            approve: bool) -> WriteOff:
-    principal.require("bureau_admin")
+    principal.require(Role.BUREAU_ADMIN)
     write_off = await session.get(WriteOff, write_off_id)
     if write_off is None:
         raise NotFound("no such write-off")

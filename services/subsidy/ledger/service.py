@@ -26,7 +26,7 @@ from services.subsidy.facts.repository import Loaded, load_approved
 from services.subsidy.ledger import settlement
 from services.subsidy.ledger.models import Disbursement, DisbursementWorker, LedgerLine
 from services.subsidy.policies.service import terms_of, versions
-from shared.auth import Principal
+from shared.auth import Principal, Role
 from shared.errors import Conflict, Invalid, NotFound
 from shared.money import fen_to_yuan_str
 from shared.registry_client import RegistryClient
@@ -71,7 +71,7 @@ async def receivables(session: AsyncSession, worker_id: uuid.UUID | None = None)
 async def create_batch(*, session: AsyncSession, principal: Principal, policy_code: str,
                        month: str) -> tuple[dict, bool]:
     """The month's batch, created once; later calls (also concurrent ones) get the same batch back."""
-    principal.require("bureau_admin")
+    principal.require(Role.BUREAU_ADMIN)
     await versions(session=session, code=policy_code)
     if not month_has_begun(month):
         raise Invalid(f"{month} has not begun in the bureau's time zone (Asia/Shanghai); a batch pays months that "
@@ -261,7 +261,7 @@ async def batch_read(session: AsyncSession, batch: Disbursement) -> dict:
 
 
 def _can_see_batches(principal: Principal) -> bool:
-    return principal.reads_everything or principal.has_any("station_manager")
+    return principal.reads_everything or principal.has_any(Role.STATION_MANAGER)
 
 
 async def _batch(session: AsyncSession, principal: Principal, batch_id: uuid.UUID) -> Disbursement:
@@ -290,7 +290,7 @@ async def mark_line(*, session: AsyncSession, principal: Principal, batch_id: uu
     """The bank pays one transfer per worker and batch: marking one of its lines marks the transfer, i.e. every
     pending payment line of that worker in the batch. A failed transfer pays nothing: its set-off is cancelled
     (the receivable comes back) and its months are due again in the next batch (a new attempt)."""
-    principal.require("bureau_admin")
+    principal.require(Role.BUREAU_ADMIN)
     batch = await _batch(session, principal, batch_id)
     line = await session.scalar(select(LedgerLine).where(LedgerLine.id == line_id,
                                                          LedgerLine.disbursement_id == batch_id))

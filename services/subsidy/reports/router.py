@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from services.subsidy.reports import service
-from shared.auth import CurrentPrincipal
+from shared.auth import CurrentPrincipal, Role
 from shared.db import SessionDep
 from shared.validators import MONTH_PATTERN
 
@@ -22,7 +22,7 @@ async def report_summary(session: SessionDep, principal: CurrentPrincipal,
                          to_month: Annotated[str, Query(alias="to", pattern=MONTH)]):
     """Net paid in the range (paid - recovered; pending not counted), with paid, pending, top-ups, recovered,
     receivable and net by month, level and station."""
-    principal.require("bureau_admin", "auditor", "station_manager")
+    principal.require(Role.BUREAU_ADMIN, Role.AUDITOR, Role.STATION_MANAGER)
     return await service.summary(session=session, principal=principal, policy_code=policy, from_month=from_month,
                                  to_month=to_month)
 

@@ -13,7 +13,7 @@ from services.subsidy.facts.repository import load_approved
 from services.subsidy.ledger import receivables
 from services.subsidy.ledger.models import Disbursement, LedgerLine
 from services.subsidy.policies.service import terms_of, versions
-from shared.auth import Principal
+from shared.auth import Principal, Role
 from shared.errors import Invalid
 
 # Per worker-month in the range (readable by the caller): paid, pending, top-ups, recovered, net paid, the level
@@ -80,7 +80,7 @@ async def forecast(*, session: AsyncSession, principal: Principal, policy_code: 
     goes on unbroken from each worker's latest run and certificates and registrations stay as they are;
     `arrears_fen` is what is due and not yet in the ledger for earlier months, `recoveries_fen` what is in the
     ledger and no longer due."""
-    principal.require("bureau_admin", "auditor")
+    principal.require(Role.BUREAU_ADMIN, Role.AUDITOR)
     terms = rules.Versions(terms_of(p) for p in await versions(session=session, code=policy_code))
     last_batch = await session.scalar(select(Disbursement.month).where(Disbursement.policy_code == policy_code)
                                       .order_by(Disbursement.month.desc()).limit(1))
