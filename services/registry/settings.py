@@ -22,6 +22,10 @@ class RegistrySettings(ServiceSettings):
     lookup_key: SecretStr | None = None
     # Rows written per batched statement by the HR import.
     import_batch_size: int = 5000
+    # Limits of one import: the body (413 above it), its data rows, and what a workbook may unpack to.
+    import_max_bytes: int = 64 * 2**20
+    import_max_rows: int = 200_000
+    import_max_unzipped_bytes: int = 512 * 2**20
     required_secrets: tuple[str, ...] = ("id_number_key", "lookup_key")
 
     @model_validator(mode="after")
