@@ -2,9 +2,10 @@
 
 What this module decides, so the rules downstream only see text:
 
-- **Encoding** of CSV: a byte-order mark decides (UTF-8, UTF-16 LE/BE); else a `charset` parameter of the
-  Content-Type (utf-8, or gbk / gb2312 / gb18030, all read as GB18030, their superset); else strict UTF-8;
-  else GB18030 (what Chinese Excel writes for "CSV (逗号分隔)"). The table says which one was used.
+- **Encoding** of CSV (comma-separated, or tab-separated as Excel's "Unicode text"): a byte-order
+  mark decides (UTF-8, UTF-16 LE/BE); else a `charset` parameter of the Content-Type (utf-8, or gbk /
+  gb2312 / gb18030, all read as GB18030, their superset); else strict UTF-8; else GB18030
+  (what Chinese Excel writes for "CSV (逗号分隔)"). The table says which one was used.
 - **Where the table is**: the header is the first row among the first `HEADER_SEARCH_ROWS` (20) rows whose
   cells name at least 姓名 and 身份证号 (or name and id_number); title rows, blank rows and notes above it
   are skipped and reported. A workbook uses the sheet named by the caller, else the first sheet with such a
@@ -150,7 +151,9 @@ def _missing_header_error(candidates: list[list[str]]) -> Invalid:
 
 
 def _summary(cells: Iterable) -> str:
-    text = " ".join(str(c).strip() for c in cells if c is not None and str(c).strip())
+    """The text of a skipped row (a merged title once, not once per cell it spans)."""
+    parts = dict.fromkeys(str(c).strip() for c in cells if c is not None and str(c).strip())
+    text = " ".join(parts)
     return text if len(text) <= 80 else text[:79] + "…"
 
 
@@ -236,7 +239,10 @@ def parse_csv(body: bytes, *, charset: str | None = None, max_rows: int, keep_ce
                       field="file")
     result = RawRows(columns={}, encoding=encoding)
     table = _Table(result, max_rows=max_rows, keep_cells=keep_cells)
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    sample = text[:4096]
+    # Excel's "Unicode text" export is UTF-16 with tabs between the cells
+    delimiter = "\t" if sample.count("\t") > sample.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True, delimiter=delimiter)
     del text
     try:
         located = table.locate((n, cells) for n, cells in enumerate(reader, start=1))

@@ -84,8 +84,9 @@ def parse_date(value: str) -> date:
             serial = int(float(value))
             if serial < 1:
                 raise ValueError(f"{value} is not a date")
-            # Excel counts 1900-02-29, which never was: serials before it are one day later than the count
-            return date.fromordinal(_EXCEL_DAY0 + serial + (1 if serial < 61 else 0))
+            # Excel counts a 1900-02-29 that never was (serial 60); before it, serials are one day ahead
+            # (60 itself reads as 1900-02-28, as openpyxl reads it in a workbook)
+            return date.fromordinal(_EXCEL_DAY0 + serial + (1 if serial < 60 else 0))
         t = _DATETIME_RE.match(value)
         if t and not _DATETIME_RE.match(t.group(1)):
             return parse_date(t.group(1))
@@ -404,6 +405,7 @@ async def run_import(*, session: AsyncSession, principal: Principal, cipher: Per
     review_rows: list[dict] = []
     in_file: dict[tuple[str, date], tuple[uuid.UUID, bytes]] = {}  # name and birth date -> person of this file
     in_file_rows: dict[tuple[str, date], int] = {}
+    handled: dict[uuid.UUID, int] = {}  # worker -> the row of this file that wrote them
     for r in good:
         v = r.values
         current = existing.get(r.lookup)
@@ -432,6 +434,11 @@ async def run_import(*, session: AsyncSession, principal: Principal, cipher: Per
             r.worker_id, r.status = uuid.uuid4(), "created"
         else:
             r.worker_id = current.id
+            if current.id in handled:
+                r.errors.append({"column": raw.columns["id_number"], "field": "id_number",
+                                 "reason": f"the same person as row {handled[current.id]} (another of their ID "
+                                           "numbers)"})
+                continue
             if validator.restricted and not any(
                     emp.station_id in principal.station_ids for emp in employments.get(current.id, ())):
                 r.errors.append({"column": raw.columns["id_number"], "field": "id_number",
@@ -469,6 +476,7 @@ async def run_import(*, session: AsyncSession, principal: Principal, cipher: Per
             else:
                 cert_row = {"id": uuid.uuid4(), "worker_id": r.worker_id, "level": level, "certificate_no": cert_no,
                             "obtained_on": obtained, "status": "valid", "continuing_education_hours": 0.0}
+        handled[r.worker_id] = r.number
         if key not in in_file:
             in_file[key] = (r.worker_id, r.lookup)
             in_file_rows[key] = r.number
