@@ -26,10 +26,14 @@ _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 _USCC_RE = re.compile(rf"^[{_USCC_CHARS}]{{18}}$")
 
 
+_ID_WEIGHTS_OF_ZERO = 48 * sum(_ID_WEIGHTS)  # the weighted sum of 17 ASCII "0" characters
+
+
 def id_number_check_char(first17: str) -> str:
-    if len(first17) != 17:
+    """GB 11643 check character of 17 ASCII digits (weighted over their byte values: no int() per digit)."""
+    if len(first17) != 17 or not first17.isdigit() or not first17.isascii():
         raise ValueError("the check character is computed from 17 digits")
-    return _ID_CHECK[sum(map(mul, map(int, first17), _ID_WEIGHTS)) % 11]
+    return _ID_CHECK[(sum(map(mul, first17.encode(), _ID_WEIGHTS)) - _ID_WEIGHTS_OF_ZERO) % 11]
 
 
 def upgrade_id_number(legacy: str) -> str:

@@ -101,12 +101,29 @@ class RawRows:
                 "skipped_rows": self.skipped, "ignored_columns": self.ignored_columns}
 
 
+_CLEANED: dict[str, str | None] = {}
+
+
 def clean(value: str) -> str | None:
-    """NFKC (full-width to half-width) and trimmed; empty is None. ASCII text skips the normalisation."""
-    if not value.isascii():
-        value = unicodedata.normalize("NFKC", value).replace("\u200b", "").replace("\ufeff", "")
-    value = value.strip()
-    return value or None
+    """NFKC (full-width to half-width) and trimmed; empty is None.
+
+    ASCII text skips the normalisation, and the other texts repeat (stations, levels, 是/否): they are
+    normalised once per distinct value (the cache is emptied when it grows large).
+    """
+    if value.isascii():
+        return value.strip() or None
+    try:
+        return _CLEANED[value]
+    except KeyError:
+        pass
+    text = value
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    text = text.replace("\u200b", "").replace("\ufeff", "").strip() or None
+    if len(_CLEANED) > 50_000:
+        _CLEANED.clear()
+    _CLEANED[value] = text
+    return text
 
 
 def _header_key(raw) -> str:
@@ -252,6 +269,9 @@ def parse_csv(body: bytes, *, charset: str | None = None, max_rows: int, keep_ce
             raise _missing_header_error(table.candidates)
         positions, header_line = located
         width = len(positions)
+        kept = [i for i, f in enumerate(positions) if f]
+        fields = [positions[i] for i in kept]
+        every = len(kept) == width
         number = 0
         for line, cells in enumerate(reader, start=header_line + 1):
             if not cells or all(not c.strip() for c in cells):
@@ -262,7 +282,8 @@ def parse_csv(body: bytes, *, charset: str | None = None, max_rows: int, keep_ce
             if len(cells) != width:
                 table.add(number, line, None, f"row has {len(cells)} cells, the header has {width}", cells)
                 continue
-            table.add(number, line, {f: clean(c) for f, c in zip(positions, cells, strict=True) if f}, None, cells)
+            texts = map(clean, cells if every else [cells[i] for i in kept])
+            table.add(number, line, dict(zip(fields, texts, strict=True)), None, cells)
     except csv.Error as exc:
         raise Invalid(f"the CSV is malformed at line {reader.line_num}: {exc}", field="file") from None
     return result
