@@ -14,6 +14,8 @@ from datetime import date, datetime
 
 import openpyxl
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.registry.conftest import new_id_number
 from tests.registry.test_import import CSV_TYPE, HEADER, XLSX_TYPE, counts, townships  # noqa: F401
@@ -50,6 +52,17 @@ async def stored(client, headers, worker_id: str) -> dict:
     worker["certificates"] = (await client.get(f"/v1/workers/{worker_id}/certificates",
                                                headers=headers)).json()["items"]
     return worker
+
+
+async def outbox_payloads(url: str, keys: list[str]) -> list[dict]:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return list((await conn.execute(text(
+                "SELECT payload FROM outbox WHERE key = ANY(:keys) AND jsonb_typeof(payload) = 'object' ORDER BY id"),
+                {"keys": keys})).scalars())
+    finally:
+        await engine.dispose()
 
 
 def by_row(answer: dict) -> dict[int, dict]:
@@ -112,6 +125,11 @@ async def test_gbk_csv_from_chinese_excel(app_client, api, townships):  # noqa: 
     assert rows[5]["errors"][0]["column"] == "是否专职"
     after = await counts(app_client.database_url)
     assert after["workers"] - before["workers"] == 3 and after["certificates"] - before["certificates"] == 2
+    # the certificate-issued events are outbox rows as enqueue_many writes them (a JSON object, in row order)
+    events = await outbox_payloads(app_client.database_url, [rows[1]["worker_id"], rows[3]["worker_id"]])
+    assert [(e["type"], e["partitionkey"], e["data"]["certificate_no"], e["data"]["obtained_on"]) for e in events] == [
+        ("socialwork.registry.certificate-issued.v1", rows[1]["worker_id"], "ZS2020", "2020-12-25"),
+        ("socialwork.registry.certificate-issued.v1", rows[3]["worker_id"], "SG-1", "2021-06-15")]
 
     # the same people under their 18-digit numbers (and the same file declared as charset=gbk) are the same people
     again = [header, ["1", "秦建", a, "男", "1974-06-18", "13912345678", "大专", "群众", "乌兰镇社工站",
@@ -385,25 +403,25 @@ async def test_limits_and_malformed_files_are_problems_never_500(app_client, api
     assert await counts(app_client.database_url) == before
 
 
-@pytest.mark.parametrize("text,expected", [
+@pytest.mark.parametrize("typed,expected", [
     ("2019-03-05", date(2019, 3, 5)), ("2019/3/5", date(2019, 3, 5)), ("2019.3.5", date(2019, 3, 5)),
     ("2019年3月5日", date(2019, 3, 5)), ("20190305", date(2019, 3, 5)), ("43529", date(2019, 3, 5)),
     ("43529.0", date(2019, 3, 5)), ("2019-03-05 08:30", date(2019, 3, 5)), ("1", date(1900, 1, 1)),
     ("59", date(1900, 2, 28)), ("60", date(1900, 2, 28)), ("61", date(1900, 3, 1)),
 ])
-def test_dates_as_people_write_them(text, expected):
+def test_dates_as_people_write_them(typed, expected):
     from services.registry.imports.service import parse_date
 
-    assert parse_date(text) == expected
+    assert parse_date(typed) == expected
 
 
 def test_phone_numbers_and_yes_no():
     from services.registry.imports.parsing import clean
     from services.registry.imports.service import BOOLS, parse_phone
 
-    for text in ("139 1234 5678", "139-1234-5678", "+86 13912345678", "0086-139-1234-5678", "8613912345678",
+    for typed in ("139 1234 5678", "139-1234-5678", "+86 13912345678", "0086-139-1234-5678", "8613912345678",
                  clean(full_width("13912345678")), "(139)1234.5678"):
-        assert parse_phone(text) == "13912345678", text
+        assert parse_phone(typed) == "13912345678", typed
     assert parse_phone("1391234567") is None and parse_phone("+8623912345678") is None
     assert [BOOLS[x.lower()] for x in ("是", "Y", "1", "√", "TRUE", "yes", "专职")] == [True] * 7
     assert [BOOLS[x.lower()] for x in ("否", "N", "0", "×", "false", "No", "兼职")] == [False] * 7
