@@ -451,7 +451,8 @@ async def run_import(*, session: AsyncSession, principal: Principal, cipher: Per
         key = (v["name"], v["birth_date"])
         if current is None:
             review_id = pending_reviews.get(r.lookup)
-            namesake = next((w for w in namesakes.get(key, ()) if w.id_number_hash != r.lookup), None)
+            same = namesakes.get(key) if namesakes else None
+            namesake = next((w for w in same if w.id_number_hash != r.lookup), None) if same else None
             earlier = in_file.get(key)
             if review_id is not None or namesake is not None or (earlier is not None and earlier[1] != r.lookup):
                 r.status = "needs_review"
