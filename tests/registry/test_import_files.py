@@ -304,7 +304,7 @@ async def test_merge_keeping_the_incoming_number_and_concurrent_decisions(app_cl
 async def test_dry_run_writes_nothing_and_report_workbook(app_client, api, townships):  # noqa: F811
     good = ["钱七", new_id_number("19910101"), "男", "", "", "", "", "乌兰镇社工站", "社工", "是", "2024-01-01",
             "", "", ""]
-    bad = ["孙八", "150624199101011234", "男", "", "", "", "", "", "", "", "", "", "", ""]
+    bad = ["孙八", "150624199101011234", "男", "", "", "", "", "", "", "", "", "", "", "=1+1\x01"]
     body = "\r\n".join(",".join(x) for x in [HEADER, good, bad]).encode()
     before = await counts(app_client.database_url)
     r = await app_client.post(IMPORT, params={"dry_run": "true"}, content=body,
@@ -322,6 +322,7 @@ async def test_dry_run_writes_nothing_and_report_workbook(app_client, api, towns
     assert values[1][:2] == good[:2] and values[1][-2] == "新增"
     assert values[2][1] == "150624199101011234" and isinstance(values[2][1], str)  # still text
     assert values[2][-2] == "错误" and values[2][-1].startswith("身份证号: check digit")
+    assert values[2][13] == "=1+1"  # text as sent, never a formula (and no control character)
 
     r = await app_client.post(IMPORT, content=body, headers={**api.admin, "Content-Type": CSV_TYPE})
     assert [x["status"] for x in r.json()["results"]] == ["created", "error"]
@@ -398,8 +399,12 @@ async def test_limits_and_malformed_files_are_problems_never_500(app_client, api
     for deep in (b"[" * 100_000 + b"]" * 100_000, b'[{"name": {"a": [1]}}]', b"[[[[{}]]]]"):
         assert_problem(await app_client.post(IMPORT, content=deep, headers=json_type), 400, field="body")
     # a JSON number is no ID number: refused for its row
-    r = await app_client.post(IMPORT, json=[{"name": "某", "id_number": 150624197406182317}], headers=api.admin)
-    assert r.json()["results"][0]["errors"][0]["field"] == "id_number"
+    r = await app_client.post(IMPORT, json=[{"name": "某", "id_number": 150624197406182317},
+                                            {"name": "某", "id_number": new_id_number(), "phone": 1.3e16,
+                                             "birth_date": 43800, "start_date": None}], headers=api.admin)
+    first, second = r.json()["results"]
+    assert [e["field"] for e in first["errors"]] == ["id_number"]
+    assert {e["field"] for e in second["errors"]} == {"phone", "birth_date"}  # 43800 is 2019-12-01, not the birth
     assert await counts(app_client.database_url) == before
 
 

@@ -353,9 +353,9 @@ def _cell_text(value, fld: str | None, epoch) -> tuple[str | None, str | None]:
         if fld == "id_number":
             return None, NUMERIC_ID_REASON
         if fld in DATE_FIELDS and 0 < value < 2958466:
-            from openpyxl.utils.datetime import from_excel  # noqa: PLC0415
+            from openpyxl.utils.datetime import WINDOWS_EPOCH, from_excel  # noqa: PLC0415
 
-            return from_excel(value, epoch).date().isoformat(), None
+            return from_excel(value, epoch or WINDOWS_EPOCH).date().isoformat(), None
         if fld in NUMBER_SENSITIVE and abs(value) >= 1e15:
             return None, ("the workbook holds this value as a number, so Excel may have lost its last digits; "
                           "format the column as text and type it again")
@@ -473,7 +473,12 @@ def parse_json(body: bytes, *, max_rows: int, keep_cells: bool = False) -> RawRo
                     "the ID number is a JSON number (digits may have been lost on the way); send it as a string")
                 values[canonical] = None
                 continue
-            values[canonical] = _cell_text(value, canonical, None)[0] if not isinstance(value, str) else clean(value)
+            if isinstance(value, str):
+                values[canonical] = clean(value)
+                continue
+            values[canonical], refusal = _cell_text(value, canonical, None)
+            if refusal:
+                result.cell_errors.setdefault(number, {})[canonical] = refusal
         if result.cells is not None:
             result.cells[number] = [json.dumps(item, ensure_ascii=False)]
         if unknown:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -45,6 +46,19 @@ INSTRUCTIONS = [
 ]
 
 
+def _text(value: str) -> str:
+    """A cell's text as sent, minus the control characters an XLSX cannot hold."""
+    return ILLEGAL_CHARACTERS_RE.sub("", value)
+
+
+def _append_text(sheet, values: list[str]) -> None:
+    """Append a row of text cells: a value starting with "=" stays text, never becomes a formula."""
+    sheet.append([_text(v) for v in values])
+    for cell in sheet[sheet.max_row]:
+        if cell.data_type == "f":
+            cell.data_type = "s"
+
+
 def _save(workbook: Workbook) -> bytes:
     buf = io.BytesIO()
     workbook.save(buf)
@@ -74,7 +88,7 @@ def template(stations: list[str]) -> bytes:
                "yes_no": ["是", "否"], "gender": ["男", "女"]}
     for col, values in enumerate(choices.values(), start=1):
         for row, value in enumerate(values, start=1):
-            lists.cell(row=row, column=col, value=value)
+            lists.cell(row=row, column=col, value=_text(value)).data_type = "s"
     lists.sheet_state = "hidden"
 
     def drop_down(header: str, column: int, name: str) -> None:
@@ -103,7 +117,7 @@ def report(raw: RawRows, result: dict) -> bytes:
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "导入结果"
-    sheet.append([*raw.header, "结果", "原因"])
+    _append_text(sheet, [*raw.header, "结果", "原因"])
     for cell in sheet[1]:
         cell.font = _HEAD
     sheet.freeze_panes = "A2"
@@ -116,7 +130,7 @@ def report(raw: RawRows, result: dict) -> bytes:
         reasons += [f"{n['column']}: {n['note']}" for n in item.get("notes", ())]
         if item["status"] == "needs_review":
             reasons.append("same name and birth date as a registered person: the bureau reviews this row")
-        sheet.append([*sent, STATUS_ZH.get(item["status"], item["status"]), "; ".join(reasons)])
+        _append_text(sheet, [*sent, STATUS_ZH.get(item["status"], item["status"]), "; ".join(reasons)])
         if item["status"] in ("error", "needs_review"):
             for cell in sheet[sheet.max_row]:
                 cell.fill = _BAD
