@@ -2,6 +2,8 @@
 
 Run: `python bench/import.py [rows]`. Starts its own embedded PostgreSQL and runs the registry app
 in-process (no broker: the outbox fills, nothing is published). Prints ratios, never asserts times.
+The import does everything it does for real files (NFKC of every cell, ID numbers, namesake look-ups,
+encryption, the outbox); the COPY baseline gets the rows already encrypted.
 """
 
 from __future__ import annotations
@@ -154,7 +156,7 @@ async def main(n: int) -> None:
     print(f"API import:       {api_s:7.2f} s  {n / api_s:10,.0f} rows/s")
     print(f"re-import (same file, {again_totals['unchanged']} unchanged): {again_s:.2f} s  {n / again_s:,.0f} rows/s")
     print(f"raw asyncpg COPY: {copy_s:7.2f} s  {n / copy_s:10,.0f} rows/s (workers + employments + certificates)")
-    print(f"ratio import/COPY rows/s: {copy_s / api_s:.3f} (goal >= 0.25)")
+    print(f"ratio import/COPY rows/s: {copy_s / api_s:.3f} (goal >= 0.35)")
     print(f"peak RSS: {rss_after:.0f} MiB (before the import: {rss_before:.0f} MiB)")
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
+from operator import mul
 from typing import Annotated
 
 from pydantic import Field
@@ -16,31 +18,74 @@ Count = Annotated[int, Field(ge=0, le=2**31 - 1)]
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
-_ID_RE = re.compile(r"^\d{17}[\dX]$")
+_ID_RE = re.compile(r"^[0-9]{17}[0-9X]$")
+_ID15_RE = re.compile(r"^[0-9]{15}$")
 
 _USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 _USCC_RE = re.compile(rf"^[{_USCC_CHARS}]{{18}}$")
 
 
+_ID_WEIGHTS_OF_ZERO = 48 * sum(_ID_WEIGHTS)  # the weighted sum of 17 ASCII "0" characters
+
+
 def id_number_check_char(first17: str) -> str:
-    return _ID_CHECK[sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS, strict=True)) % 11]
+    """GB 11643 check character of 17 ASCII digits (weighted over their byte values: no int() per digit)."""
+    if len(first17) != 17 or not first17.isdigit() or not first17.isascii():
+        raise ValueError("the check character is computed from 17 digits")
+    return _ID_CHECK[(sum(map(mul, first17.encode(), _ID_WEIGHTS)) - _ID_WEIGHTS_OF_ZERO) % 11]
 
 
-def normalize_id_number(raw: str, *, today: date | None = None) -> str:
-    """Return the canonical 18-character ID number or raise ValueError saying what is wrong."""
-    value = (raw or "").strip().upper()
-    if not _ID_RE.match(value):
-        raise ValueError("must be 18 characters: 17 digits and a check digit or X")
+def upgrade_id_number(legacy: str) -> str:
+    """A legacy 15-digit resident ID number (issued before 1999) as its 18-digit form (GB 11643-1999).
+
+    The 15-digit form is area (6) + YYMMDD birth date (6) + serial (3). The 18-digit form inserts the century
+    "19" before the birth year (every 15-digit number belongs to someone born in the 1900s) and appends the
+    check character computed over the first 17 digits.
+    """
+    if not _ID15_RE.match(legacy):
+        raise ValueError("a legacy ID number has 15 digits")
+    first17 = legacy[:6] + "19" + legacy[6:]
+    return first17 + id_number_check_char(first17)
+
+
+def parse_id_number(raw: str, *, today: date | None = None) -> tuple[str, bool]:
+    """The canonical 18-character ID number and whether it was converted from the legacy 15-digit form.
+
+    The text is NFKC-normalised first (full-width digits and Ｘ become ASCII), trimmed, and a lower-case x is
+    read as X. Raises ValueError saying what is wrong.
+    """
+    value = (raw or "").strip()
+    if not value.isascii():
+        value = unicodedata.normalize("NFKC", value).strip()
+    value = value.upper()
+    converted = False
+    if len(value) == 15 and _ID15_RE.match(value):
+        try:
+            date(1900 + int(value[6:8]), int(value[8:10]), int(value[10:12]))
+        except ValueError:
+            raise ValueError(f"birth date 19{value[6:12]} in the 15-digit ID number is not a real date") from None
+        value, converted = upgrade_id_number(value), True
+    elif not _ID_RE.match(value):
+        raise ValueError("must be 18 characters (17 digits and a check digit or X) or a legacy 15-digit number")
     try:
         birth = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError:
         raise ValueError(f"birth date {value[6:14]} in the ID number is not a real date") from None
     if birth > (today or date.today()) or birth.year < 1900:
         raise ValueError(f"birth date {birth.isoformat()} in the ID number is out of range")
-    if id_number_check_char(value[:17]) != value[17]:
+    if not converted and id_number_check_char(value[:17]) != value[17]:
         raise ValueError("check digit does not match (GB 11643)")
-    return value
+    return value, converted
+
+
+def normalize_id_number(raw: str, *, today: date | None = None) -> str:
+    """Return the canonical 18-character ID number or raise ValueError saying what is wrong.
+
+    A legacy 15-digit number is converted (see `upgrade_id_number`), so one person has one canonical number
+    (and one look-up hash) whichever form a source used.
+    """
+    return parse_id_number(raw, today=today)[0]
 
 
 # Facts a station manager dates further back than this many calendar months (an employment's start, a confirmed

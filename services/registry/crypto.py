@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import os
 
@@ -45,7 +44,7 @@ class PersonalDataCipher:
         return self._aead.decrypt(blob[:12], blob[12:], None).decode()
 
     def lookup_hash(self, id_number: str) -> bytes:
-        return hmac.new(self._lookup_key, id_number.encode(), hashlib.sha256).digest()
+        return hmac.digest(self._lookup_key, id_number.encode(), "sha256")  # one-shot: no HMAC object per value
 
     def __repr__(self) -> str:  # never print key material
         return "PersonalDataCipher(<keys hidden>)"
