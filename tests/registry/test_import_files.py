@@ -47,7 +47,8 @@ def full_width(text: str) -> str:
 
 async def stored(client, headers, worker_id: str) -> dict:
     """A person as the API gives them to bureau_admin, with employments and certificates."""
-    worker = (await client.get(f"/v1/workers/{worker_id}", headers=headers)).json()
+    worker = (await client.get(f"/v1/workers/{worker_id}", headers=headers,
+                               params={"unmask": "true", "purpose": "check the import"})).json()
     worker["employments"] = (await client.get(f"/v1/workers/{worker_id}/employments", headers=headers)).json()["items"]
     worker["certificates"] = (await client.get(f"/v1/workers/{worker_id}/certificates",
                                                headers=headers)).json()["items"]

@@ -16,6 +16,7 @@ from services.registry.deps import CipherDep
 from services.registry.imports import parsing, reviews, service, workbooks
 from services.registry.imports.models import ImportRequest, ImportReview
 from services.registry.imports.schemas import ImportResult, MergeRequest, ReviewRead, ReviewResolved
+from services.registry.privacy.service import record_personal_data_access
 from services.registry.stations.models import Station
 from services.registry.workers.repository import WRITERS
 from shared.auth import CurrentPrincipal
@@ -132,22 +133,31 @@ async def import_template(session: SessionDep, principal: CurrentPrincipal,
 
 @router.get("/workers/import/reviews", response_model=Page[ReviewRead])
 async def list_import_reviews(
-    session: SessionDep, principal: CurrentPrincipal, cipher: CipherDep, params: Params,
+    request: Request, session: SessionDep, principal: CurrentPrincipal, cipher: CipherDep, params: Params,
     status: Literal["pending", "merged", "confirmed"] | None = "pending",
 ):
     """Imported rows waiting for the bureau: same name and birth date as a known worker, another ID number."""
     stmt = reviews.list_statement(principal, status=status)
     items, cursor = await paginate(session, stmt, params, keys=[ImportReview.created_at, ImportReview.id])
     workers = await reviews.workers_of(session, items)
+    await _record_review_look(session, principal, request, list(workers))
     return {"items": [reviews.to_read(r, workers.get(r.worker_id), cipher=cipher) for r in items],
             "next_cursor": cursor}
 
 
 @router.get("/workers/import/reviews/{review_id}", response_model=ReviewRead)
-async def get_import_review(review_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal,
-                            cipher: CipherDep):
+async def get_import_review(review_id: uuid.UUID, request: Request, session: SessionDep,
+                            principal: CurrentPrincipal, cipher: CipherDep):
     review, worker = await reviews.get(session=session, principal=principal, review_id=review_id)
+    await _record_review_look(session, principal, request, [worker.id])
     return reviews.to_read(review, worker, cipher=cipher)
+
+
+async def _record_review_look(session, principal, request: Request, worker_ids: list[uuid.UUID]) -> None:
+    """A review shows both ID numbers in full (the bureau compares them): the look is recorded like any unmask."""
+    await record_personal_data_access(session=session, principal=principal, worker_ids=worker_ids,
+                                      purpose="import review: compare the ID numbers of a possible duplicate",
+                                      action=f"{request.method} {request.url.path}")
 
 
 @router.post("/workers/import/reviews/{review_id}/merge", response_model=ReviewResolved)
