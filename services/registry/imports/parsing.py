@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from shared.errors import AppError, Invalid
+from shared.errors import AppError, BadRequest, Invalid
 
 JSON_TYPE = "application/json"
 CSV_TYPE = "text/csv"
@@ -140,8 +140,8 @@ def parse_xlsx(body: bytes) -> RawRows:
 def parse_json(body: bytes) -> RawRows:
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise Invalid("the body is not valid JSON", field="body") from None
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply (the body guard stops most of it)
+        raise BadRequest("the body is not valid JSON", field="body") from None
     if not isinstance(data, list):
         raise Invalid("the body must be a JSON array of objects", field="body")
     columns: dict[str, str] = {}
