@@ -14,10 +14,12 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import text
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from services.gateway.identity.keys import KeyRing, LocalVerifier, ensure_active_key
 from services.gateway.identity.router import router as identity_router
 from services.gateway.identity.service import bootstrap
+from services.gateway.identity.throttle import Throttle
 from services.gateway.middleware import BodyLimitMiddleware, RateLimitMiddleware
 from services.gateway.openapi import MergedOpenAPI
 from services.gateway.proxy.upstream import METHODS, Upstream
@@ -58,6 +60,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                           refresh_seconds=settings.key_refresh_seconds)
         await keyring.reload()
         app.state.keyring = keyring
+        app.state.throttle = Throttle(sessionmaker=app.state.sessionmaker, settings=settings)
         # The gateway verifies its own tokens from its key ring; fetching its own JWKS over HTTP could deadlock.
         app.state.verifier = LocalVerifier(keyring=keyring, issuer=settings.auth_issuer,
                                            audience=settings.auth_audience)
@@ -110,6 +113,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                                           "tracestate", "idempotency-key"],
                            expose_headers=["x-request-id", "retry-after", "traceparent", "location"],
                            max_age=600)
+    if settings.trusted_proxies:
+        # Outermost: the rate limit, the sign-in throttle, the logs and the proxied X-Forwarded-For all see the
+        # client's address (uvicorn's middleware takes the right-most address not added by a trusted proxy).
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app
 
 

@@ -55,6 +55,23 @@ class GatewaySettings(ServiceSettings):
     rate_limit_burst: int = 200
     rate_limit_enabled: bool = True
 
+    # Sign-in throttling (password and client-credentials grants), counted in the gateway's database so every
+    # gateway process sees the same counts. Per account (username or client id): `login_free_failures` failures
+    # cost nothing, each further one doubles the wait (from `login_delay_seconds` up to `login_max_delay_seconds`),
+    # `login_lock_failures` lock it for `login_lock_seconds`; a success resets it. Per client address the same with
+    # the address limits (many people may share one address). Failures older than the window are forgotten.
+    login_throttle_enabled: bool = True
+    login_free_failures: int = 5
+    login_lock_failures: int = 10
+    login_address_free_failures: int = 20
+    login_address_lock_failures: int = 100
+    login_delay_seconds: float = 1.0
+    login_max_delay_seconds: float = 60.0
+    login_lock_seconds: float = 900.0
+    login_failure_window_seconds: float = 3600.0
+    # Proxies (addresses or networks) whose X-Forwarded-For is believed; empty: the peer is the client.
+    trusted_proxies: list[str] = []
+
     cors_origins: list[str] = []
     max_body_bytes: int = 20 * 1024 * 1024
     openapi_cache_seconds: float = 30.0
