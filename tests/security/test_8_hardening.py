@@ -1,22 +1,32 @@
 """Hardening: malformed and deeply nested bodies are 400s everywhere, every error log line names its request,
-policy dates stay in a sane range."""
+policy dates stay in a sane range, PostgreSQL asks for a password, signing keys are sealed at rest."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import io
 import json
 import logging
+import secrets
 import uuid
+from pathlib import Path
 
+import asyncpg
 import httpx
+import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import APIRouter
 
-from devstack.embedded import free_port
+from devstack.embedded import EmbeddedPostgres, free_port
+from services.gateway.app import create_app
+from services.gateway.identity.keys import KeyCipher, SigningKeyUnreadable
 from services.gateway.settings import GatewaySettings
 from shared.logs import JsonFormatter
 from shared.web import create_service_app
-from tests.support import assert_problem, fresh_database
+from tests.support import assert_problem, fresh_database, running_app
 
 DEEP = ("[" * 1000 + "]" * 1000).encode()
 MALFORMED = {"deep": DEEP, "deep object": ('{"a":' * 1000 + "1" + "}" * 1000).encode(),
@@ -103,3 +113,103 @@ async def test_an_unhandled_error_is_logged_and_answered_with_the_request_id(pg,
     assert "RuntimeError: a bug" in errors[0]["exception"]
     assert_problem(deep, 400, field="body")  # refused before the handler: no 500 for it
 
+
+
+# --- the embedded PostgreSQL asks every connection for its password ------------------------------------------
+
+async def _refused(**connect) -> str:
+    with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError, OSError)) as refused:
+        conn = await asyncpg.connect(passfile="/nonexistent", **connect)
+        await conn.close()
+    return str(refused.value)
+
+
+def _hba_methods(datadir: Path) -> set[str]:
+    rules = [line.split() for line in (datadir / "pg_hba.conf").read_text().splitlines()
+             if line.strip() and not line.lstrip().startswith("#")]
+    return {rule[-1] for rule in rules}
+
+
+async def test_embedded_postgresql_refuses_connections_without_the_password(pg):
+    assert _hba_methods(pg.datadir) == {"scram-sha-256"}
+    for host in ("127.0.0.1", str(pg.datadir)):  # TCP and the unix socket
+        assert "password" in await _refused(host=host, port=pg.port, user="postgres", database="postgres")
+        assert "password" in await _refused(host=host, port=pg.port, user="postgres", database="postgres",
+                                            password="not-it")
+    conn = await asyncpg.connect(pg.dsn("postgres"))
+    assert await conn.fetchval("SELECT 1") == 1
+    await conn.close()
+
+
+def test_the_dev_stack_postgresql_uses_the_password_from_secrets_json(suite):
+    assert _hba_methods(suite.state / "pgdata") == {"scram-sha-256"}
+    password = json.loads((suite.state / "secrets.json").read_text())["POSTGRES_PASSWORD"]
+    assert password and password in suite.dsn("gateway")
+    port = suite.ports["POSTGRES"]
+    assert "password" in asyncio.run(_refused(host="127.0.0.1", port=port, user="postgres", database="gateway"))
+
+
+async def test_a_data_folder_made_with_trust_is_switched_to_passwords(tmp_path):
+    server = EmbeddedPostgres(tmp_path / "old", free_port(), fast=True, password="the-new-password")
+    server.start()
+    server.stop()
+    hba = server.datadir / "pg_hba.conf"  # as the versions before password authentication wrote it
+    hba.write_text(hba.read_text().replace("scram-sha-256", "trust"))
+    try:
+        server.start()
+        assert _hba_methods(server.datadir) == {"scram-sha-256"}
+        assert "password" in await _refused(host="127.0.0.1", port=server.port, user="postgres", database="postgres")
+        conn = await asyncpg.connect(server.dsn("postgres"))
+        await conn.close()
+    finally:
+        server.stop(mode="immediate")
+
+
+# --- the gateway's signing private keys are sealed with a key from settings ------------------------------------
+
+def _gateway_settings(url: str, key: bytes) -> GatewaySettings:
+    return GatewaySettings(database_url=url, env="test", rate_limit_enabled=False,
+                           signing_key_encryption_key=base64.urlsafe_b64encode(key).decode())
+
+
+async def test_the_signing_key_row_alone_cannot_sign(pg):
+    url = await fresh_database(pg, "gateway")
+    key = secrets.token_bytes(32)
+    async with running_app(create_app(_gateway_settings(url, key))) as gw:
+        jwks = (await gw.get("/.well-known/jwks.json")).json()["keys"]
+    conn = await asyncpg.connect(pg.dsn(url.rsplit("/", 1)[1]))
+    try:
+        rows = await conn.fetch("SELECT kid, private_key_sealed, private_key_pem FROM signing_keys")
+        assert len(rows) == 1 and rows[0]["private_key_pem"] is None
+        kid, sealed = rows[0]["kid"], rows[0]["private_key_sealed"]
+        assert "PRIVATE KEY" not in sealed
+        with pytest.raises(ValueError):
+            serialization.load_pem_private_key(sealed.encode(), password=None)
+        with pytest.raises(SigningKeyUnreadable):
+            KeyCipher(secrets.token_bytes(32)).open(kid, sealed)
+        with pytest.raises(SigningKeyUnreadable):  # the kid is bound in: a sealed key cannot be moved to a new row
+            KeyCipher(key).open("another-kid", sealed)
+        private = serialization.load_pem_private_key(KeyCipher(key).open(kid, sealed).encode(), password=None)
+        published = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(private.public_key()))["x"]
+        assert [k["x"] for k in jwks if k["kid"] == kid] == [published]
+
+        # A key stored in clear by an older version is sealed at the next start, and still signs.
+        clear = Ed25519PrivateKey.generate()
+        pem = clear.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()).decode()
+        await conn.execute("UPDATE signing_keys SET retired_at = now()")
+        await conn.execute("INSERT INTO signing_keys (kid, private_key_pem, created_at) VALUES ('old-clear', $1, "
+                           "now())", pem)
+        async with running_app(create_app(_gateway_settings(url, key))) as gw:
+            assert "old-clear" in {k["kid"] for k in (await gw.get("/.well-known/jwks.json")).json()["keys"]}
+        row = await conn.fetchrow("SELECT private_key_sealed, private_key_pem FROM signing_keys WHERE kid = "
+                                  "'old-clear'")
+        assert row["private_key_pem"] is None and "PRIVATE KEY" not in row["private_key_sealed"]
+    finally:
+        await conn.close()
+
+    # Another encryption key cannot open them: the gateway refuses to start, saying why.
+    other = create_app(_gateway_settings(url, secrets.token_bytes(32)))
+    with pytest.raises(SigningKeyUnreadable, match="GATEWAY_SIGNING_KEY_ENCRYPTION_KEY"):
+        async with other.router.lifespan_context(other):
+            pass

@@ -41,7 +41,10 @@ class SigningKey(Base):
     __tablename__ = "signing_keys"
 
     kid: Mapped[str] = mapped_column(String(64), primary_key=True)
-    private_key_pem: Mapped[str] = mapped_column(Text)
+    # Sealed with the settings' encryption key (see identity/keys.py); `private_key_pem` is only ever set by
+    # versions before that, and emptied at the next start.
+    private_key_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    private_key_pem: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
