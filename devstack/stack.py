@@ -35,21 +35,28 @@ BROKER_PORT = int(os.environ.get("BROKER_PORT", "19092"))
 
 
 def dev_secrets() -> dict[str, str]:
-    """Generated at first start into .devstack/secrets.json (git-ignored), reused after; never in the repo."""
+    """Generated at first start into .devstack/secrets.json (git-ignored), reused after; never in the repo.
+    A secret added in a later version is generated into an existing file the first time it is missing."""
     path = STATE / "secrets.json"
-    if path.exists():
-        return json.loads(path.read_text())
-    STATE.mkdir(exist_ok=True)
-    values = {
-        "REGISTRY_ID_NUMBER_KEY": secrets.token_urlsafe(32),
-        "REGISTRY_LOOKUP_KEY": secrets.token_urlsafe(32),
-        "GATEWAY_ADMIN_USERNAME": "admin",
-        "GATEWAY_ADMIN_PASSWORD": secrets.token_urlsafe(12),
-        **{f"{svc.upper()}_CLIENT_ID": f"svc-{svc}" for svc in ("registry", "subsidy", "projects")},
-        **{f"{svc.upper()}_CLIENT_SECRET": secrets.token_urlsafe(24) for svc in ("registry", "subsidy", "projects")},
+    values = json.loads(path.read_text()) if path.exists() else {}
+    wanted = {
+        "REGISTRY_ID_NUMBER_KEY": lambda: secrets.token_urlsafe(32),
+        "REGISTRY_LOOKUP_KEY": lambda: secrets.token_urlsafe(32),
+        "GATEWAY_ADMIN_USERNAME": lambda: "admin",
+        "GATEWAY_ADMIN_PASSWORD": lambda: secrets.token_urlsafe(12),
+        **{f"{svc.upper()}_CLIENT_ID": (lambda s=svc: f"svc-{s}") for svc in ("registry", "subsidy", "projects")},
+        **{f"{svc.upper()}_CLIENT_SECRET": lambda: secrets.token_urlsafe(24) for svc in ("registry", "subsidy",
+                                                                                         "projects")},
+        "POSTGRES_PASSWORD": lambda: secrets.token_urlsafe(24),  # the embedded PostgreSQL's (scram-sha-256)
+        "METRICS_SCRAPE_TOKEN": lambda: secrets.token_urlsafe(32),  # Prometheus' bearer token for /metrics
+        "GATEWAY_SIGNING_KEY_ENCRYPTION_KEY": lambda: secrets.token_urlsafe(32),  # AES-GCM key of signing keys
     }
-    path.write_text(json.dumps(values, indent=2))
-    path.chmod(0o600)
+    missing = {name: make() for name, make in wanted.items() if name not in values}
+    if missing:
+        values.update(missing)
+        STATE.mkdir(exist_ok=True)
+        path.write_text(json.dumps(values, indent=2))
+        path.chmod(0o600)
     return values
 
 
@@ -77,7 +84,7 @@ class Stack:
             env.setdefault(f"{svc.upper()}_URL", f"http://127.0.0.1:{SERVICES[svc]}")
         missing_urls = [s for s in SERVICES if not os.environ.get(f"{s.upper()}_DATABASE_URL")]
         if missing_urls:
-            self.postgres = EmbeddedPostgres(STATE / "pgdata", POSTGRES_PORT)
+            self.postgres = EmbeddedPostgres(STATE / "pgdata", POSTGRES_PORT, password=env["POSTGRES_PASSWORD"])
             self.postgres.start()
             self.postgres.create_databases(*missing_urls)
             for svc in missing_urls:

@@ -171,6 +171,9 @@ def install_error_handlers(app: FastAPI) -> None:
             {"field": _loc_to_field(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type")}
             for e in exc.errors()
         ]
+        if any(e["type"] == "json_invalid" for e in errors):  # not JSON at all: the syntax is wrong, a 400
+            return problem(400, "Bad request", "body: the body is not valid JSON", request=request, field="body",
+                           errors=[{"field": "body", "message": "the body is not valid JSON", "type": "json_invalid"}])
         first = errors[0] if errors else {"field": "", "message": "invalid"}
         detail = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
         return problem(422, "Invalid input", detail, request=request, field=first["field"] or None,
@@ -206,5 +209,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.url.path)
+        request_id = request_id_var.get()
+        # Sent by the outermost layer, past the middleware that adds X-Request-ID to every other answer.
         return problem(500, "Internal error", "an unexpected error occurred; quote the request id",
-                       request=request)
+                       request=request, headers={"X-Request-ID": request_id} if request_id else None)

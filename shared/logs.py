@@ -85,11 +85,19 @@ class RequestIdMiddleware:
                 ]
             await send(message)
 
+        failed = False
         try:
             await self.app(scope, receive, send_with_id)
+        except BaseException:
+            failed = True
+            raise
         finally:
             self.log.info("%s %s %s", scope["method"], scope["path"], status, extra={
                 "method": scope["method"], "path": scope["path"], "status": status,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
-            request_id_var.reset(token)
-            trace_id_var.reset(trace_token)
+            # An unhandled error is answered (500) and logged by the outermost layer, after this one: the ids stay
+            # set for its log lines and its answer. The server runs each request in its own task (context copy),
+            # so nothing leaks into the next request.
+            if not failed:
+                request_id_var.reset(token)
+                trace_id_var.reset(trace_token)

@@ -1,18 +1,22 @@
 """Prometheus metrics per service: request latency by route, outbox backlog and age, consumer lag, DLQ size.
 
-Each app has its own CollectorRegistry (tests build many apps in one process). Gauges that come from
-the database are refreshed when /metrics is scraped; a service adds its own with `extra` callbacks.
+/metrics is operational, not public (see ServiceSettings.metrics_token). Each app has its own CollectorRegistry
+(tests build many apps in one process). Gauges that come from the database are refreshed when /metrics is
+scraped; a service adds its own with `extra` callbacks.
 """
 
 from __future__ import annotations
 
+import hmac
 import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, Histogram, generate_latest
+from pydantic import SecretStr
 from sqlalchemy import text
 
+from shared.errors import NotFound, Unauthorized
 from shared.events.outbox import outbox_status
 
 MetricsHook = Callable[[FastAPI, CollectorRegistry], Awaitable[None]]
@@ -75,6 +79,12 @@ class MetricsMiddleware:
                 time.perf_counter() - started)
 
 
+def scrape_token_ok(request: Request, token: SecretStr) -> bool:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(),
+                                                               token.get_secret_value().encode())
+
+
 def install_metrics(app: FastAPI, service: str) -> Metrics:
     metrics = Metrics(service)
     app.state.metrics = metrics
@@ -82,6 +92,12 @@ def install_metrics(app: FastAPI, service: str) -> Metrics:
 
     @app.get("/metrics", tags=["health"], operation_id="metrics", include_in_schema=False)
     async def prometheus_metrics(request: Request) -> Response:
+        settings = request.app.state.settings
+        if settings.metrics_token is None and settings.metrics_require_token:
+            raise NotFound("no such path")
+        if settings.metrics_token is not None and not scrape_token_ok(request, settings.metrics_token):
+            raise Unauthorized("/metrics needs the scrape token (Authorization: Bearer)",
+                               headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
         await metrics.refresh(request.app)
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 

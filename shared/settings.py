@@ -37,6 +37,11 @@ class ServiceSettings(BaseSettings):
     # Where a service's own client-credentials token comes from (service-to-service calls).
     client_id: str | None = None
     client_secret: SecretStr | None = None
+    # Prometheus scrapes /metrics with `Authorization: Bearer <token>` when a token is set; without one, /metrics
+    # is open when `metrics_require_token` is off (a service on its internal port) and absent (404) when it is on
+    # (the gateway, which is public).
+    metrics_token: SecretStr | None = shared_env("METRICS_SCRAPE_TOKEN", None)
+    metrics_require_token: bool = False
     run_relay: bool = True
     run_consumer: bool = True
 

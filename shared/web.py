@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy import text
 
 from shared.auth import JwksVerifier
+from shared.body_guard import BodyGuardMiddleware
 from shared.db import make_engine, make_sessionmaker
 from shared.errors import install_error_handlers, problem
 from shared.events.inbox import Handler, InboxConsumer
@@ -20,7 +21,6 @@ from shared.events.kafka import broker_reachable
 from shared.events.outbox import OutboxRelay
 from shared.logs import RequestIdMiddleware, configure_logging
 from shared.metrics import install_metrics
-from shared.nul_guard import RejectNulMiddleware
 from shared.settings import ServiceSettings
 
 log = logging.getLogger("shared.web")
@@ -35,9 +35,11 @@ def create_service_app(
     *, settings: ServiceSettings, title: str, routers: Sequence[APIRouter],
     handlers: dict[str, Handler] | None = None,
     on_startup: Callable[[FastAPI], contextlib.AbstractAsyncContextManager] | None = None,
-    configure_logs: bool = True, dependencies: Sequence = (),
+    configure_logs: bool = True, dependencies: Sequence = (), unguarded_prefixes: tuple[str, ...] = (),
 ) -> FastAPI:
-    """`dependencies` run before every route of `routers` (e.g. `shared.auth.allow(...)`: who may use the service)."""
+    """`dependencies` run before every route of `routers` (e.g. `shared.auth.allow(...)`: who may use the service).
+    `unguarded_prefixes`: paths whose bodies are not scanned here (the gateway's proxied paths: the services
+    scan their own)."""
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if configure_logs:
@@ -81,7 +83,8 @@ def create_service_app(
     app = FastAPI(title=title, version="1.0.0", lifespan=lifespan, generate_unique_id_function=operation_id,
                   telemetry={"tracing": False, "metrics": False, "logs": False})
     install_metrics(app, settings.service_name)
-    app.add_middleware(RejectNulMiddleware)  # inside the request id middleware: its 422s carry the id
+    # Inside the request id middleware: its 400s and 422s carry the id.
+    app.add_middleware(BodyGuardMiddleware, skip_prefixes=unguarded_prefixes)
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
 

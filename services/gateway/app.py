@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import posixpath
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,15 +15,18 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import text
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from services.gateway.identity.keys import KeyRing, LocalVerifier, ensure_active_key
+from services.gateway.identity.keys import KeyCipher, KeyRing, LocalVerifier, ensure_active_key
 from services.gateway.identity.router import router as identity_router
 from services.gateway.identity.service import bootstrap
+from services.gateway.identity.throttle import Throttle
 from services.gateway.middleware import BodyLimitMiddleware, RateLimitMiddleware
 from services.gateway.openapi import MergedOpenAPI
 from services.gateway.proxy.upstream import METHODS, Upstream
 from services.gateway.settings import GatewaySettings
-from shared.errors import problem
+from shared.errors import NotFound, problem
+from shared.metrics import scrape_token_ok
 from shared.web import create_service_app
 
 _REPLACED = {"/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
@@ -51,13 +55,15 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     async def on_startup(app: FastAPI) -> AsyncIterator[None]:
         # httpx logs every proxied call at INFO; the request line the middleware writes is enough.
         logging.getLogger("httpx").setLevel(logging.WARNING)
+        cipher = KeyCipher.from_setting(settings.signing_key_encryption_key)
         async with app.state.sessionmaker() as session, session.begin():
-            await ensure_active_key(session)
+            await ensure_active_key(session, cipher)
             await bootstrap(session=session, settings=settings)
-        keyring = KeyRing(sessionmaker=app.state.sessionmaker, access_token_ttl=settings.access_token_ttl,
-                          refresh_seconds=settings.key_refresh_seconds)
+        keyring = KeyRing(sessionmaker=app.state.sessionmaker, cipher=cipher,
+                          access_token_ttl=settings.access_token_ttl, refresh_seconds=settings.key_refresh_seconds)
         await keyring.reload()
         app.state.keyring = keyring
+        app.state.throttle = Throttle(sessionmaker=app.state.sessionmaker, settings=settings)
         # The gateway verifies its own tokens from its key ring; fetching its own JWKS over HTTP could deadlock.
         app.state.verifier = LocalVerifier(keyring=keyring, issuer=settings.auth_issuer,
                                            audience=settings.auth_audience)
@@ -69,7 +75,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             for upstream in app.state.upstreams.values():
                 await upstream.aclose()
 
-    app = create_service_app(settings=settings, title="gateway", routers=[identity_router], on_startup=on_startup)
+    app = create_service_app(settings=settings, title="gateway", routers=[identity_router], on_startup=on_startup,
+                             unguarded_prefixes=tuple(f"/{name}/" for name in settings.upstreams()))
     # The factory's /readyz checks a broker the gateway does not use, and /openapi.json shows only this app:
     # both are replaced (with /docs pointing at the merged description).
     app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) not in _REPLACED]
@@ -109,13 +116,36 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                                           "tracestate", "idempotency-key"],
                            expose_headers=["x-request-id", "retry-after", "traceparent", "location"],
                            max_age=600)
+    if settings.trusted_proxies:
+        # Outermost: the rate limit, the sign-in throttle, the logs and the proxied X-Forwarded-For all see the
+        # client's address (uvicorn's middleware takes the right-most address not added by a trusted proxy).
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app
+
+
+# A service's own operational paths are never proxied: its description and docs are merged into the gateway's,
+# and its /metrics goes through only with the scrape token (the service checks it again).
+_NOT_PROXIED = frozenset({"docs", "docs/oauth2-redirect", "redoc", "openapi.json"})
+
+
+def _operational(request: Request, name: str) -> bool:
+    """True for a path of a service's operational endpoints the caller may not reach through the gateway."""
+    # As the service will see it once decoded (`/subsidy/%6Detrics/` is /metrics), with `//` and `.` folded.
+    tail = posixpath.normpath("/" + request.scope["path"][len(name) + 2:]).strip("/")
+    if tail in _NOT_PROXIED:
+        return True
+    if tail == "metrics":
+        token = request.app.state.settings.metrics_token
+        return token is None or not scrape_token_ok(request, token)
+    return False
 
 
 def _lazy_route(name: str) -> Route:
     """The proxy route of one upstream; the Upstream (and its pooled client) exists once the lifespan runs."""
 
     async def endpoint(request: Request):
+        if _operational(request, name):
+            raise NotFound("no such path")
         return await request.app.state.upstreams[name].handle(request)
 
     return Route(f"/{name}/{{path:path}}", endpoint, methods=METHODS, include_in_schema=False, name=f"proxy_{name}")

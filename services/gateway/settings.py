@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+import base64
+import secrets
+
+from pydantic import SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings, shared_env
@@ -13,6 +16,8 @@ class GatewaySettings(ServiceSettings):
 
     service_name: str = "gateway"
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:55432/gateway"
+    # The gateway is public: its /metrics needs METRICS_SCRAPE_TOKEN, and services' /metrics are proxied only with it.
+    metrics_require_token: bool = True
     # The gateway publishes no events.
     run_relay: bool = False
     run_consumer: bool = False
@@ -20,6 +25,10 @@ class GatewaySettings(ServiceSettings):
     # First administrator: created at startup in dev/test when no user exists; in prod by create_admin().
     admin_username: str | None = None
     admin_password: SecretStr | None = None
+
+    # AES-GCM key sealing the signing private keys in the database (urlsafe base64 of 32 bytes).
+    signing_key_encryption_key: SecretStr | None = None
+    required_secrets: tuple[str, ...] = ("signing_key_encryption_key",)
 
     access_token_ttl: int = 900
     refresh_token_ttl: int = 14 * 24 * 3600
@@ -55,9 +64,34 @@ class GatewaySettings(ServiceSettings):
     rate_limit_burst: int = 200
     rate_limit_enabled: bool = True
 
+    # Sign-in throttling (password and client-credentials grants), counted in the gateway's database so every
+    # gateway process sees the same counts. Per account (username or client id): `login_free_failures` failures
+    # cost nothing, each further one doubles the wait (from `login_delay_seconds` up to `login_max_delay_seconds`),
+    # `login_lock_failures` lock it for `login_lock_seconds`; a success resets it. Per client address the same with
+    # the address limits (many people may share one address). Failures older than the window are forgotten.
+    login_throttle_enabled: bool = True
+    login_free_failures: int = 5
+    login_lock_failures: int = 10
+    login_address_free_failures: int = 20
+    login_address_lock_failures: int = 100
+    login_delay_seconds: float = 1.0
+    login_max_delay_seconds: float = 60.0
+    login_lock_seconds: float = 900.0
+    login_failure_window_seconds: float = 3600.0
+    # Proxies (addresses or networks) whose X-Forwarded-For is believed; empty: the peer is the client.
+    trusted_proxies: list[str] = []
+
     cors_origins: list[str] = []
     max_body_bytes: int = 20 * 1024 * 1024
     openapi_cache_seconds: float = 30.0
+
+    @model_validator(mode="after")
+    def _generate_test_key(self):
+        """In dev and test a missing key is generated (keys sealed with it are unreadable after a restart: the
+        dev stack keeps its key in secrets.json)."""
+        if self.env in ("dev", "test") and self.signing_key_encryption_key is None:
+            self.signing_key_encryption_key = SecretStr(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+        return self
 
     def upstreams(self) -> dict[str, str]:
         return {"registry": self.registry_url, "subsidy": self.subsidy_url, "projects": self.projects_url}

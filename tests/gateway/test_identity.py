@@ -269,7 +269,8 @@ def _unsigned(header: dict, claims: dict) -> str:
 async def test_bad_tokens_refused_with_a_clean_problem(gw, admin_headers):
     async with gw.app.state.sessionmaker() as session:
         row = await session.scalar(select(SigningKey).where(SigningKey.retired_at.is_(None)))
-    private = serialization.load_pem_private_key(row.private_key_pem.encode(), password=None)
+    private = serialization.load_pem_private_key(
+        gw.app.state.keyring.cipher.open(row.kid, row.private_key_sealed).encode(), password=None)
     public_pem = private.public_key().public_bytes(serialization.Encoding.PEM,
                                                    serialization.PublicFormat.SubjectPublicKeyInfo)
     now = int(time.time())
@@ -319,7 +320,7 @@ async def test_key_rotation_keeps_old_key_until_its_tokens_expire(gw):
     old_token = (await password_token(gw, *ADMIN)).json()["access_token"]
     old_kid = jwt.get_unverified_header(old_token)["kid"]
     async with gw.app.state.sessionmaker() as session, session.begin():
-        new_kid = await rotate_signing_key(session)
+        new_kid = await rotate_signing_key(session, gw.app.state.keyring.cipher)
     await gw.app.state.keyring.reload()
     assert new_kid != old_kid
 
@@ -347,11 +348,12 @@ async def test_key_rotation_keeps_old_key_until_its_tokens_expire(gw):
 
 async def test_key_rotated_by_another_process_is_found_on_first_sight(gw):
     """A token signed with a key this process has not loaded yet makes its verifier re-read the key table."""
-    new_kid = await rotate_signing_key_in_database(gw.database_url)
+    new_kid = await rotate_signing_key_in_database(gw.database_url, gw.app.state.keyring.cipher)
     async with gw.app.state.sessionmaker() as session:
         row = await session.get(SigningKey, new_kid)
         admin = await session.scalar(select(User).where(User.username == ADMIN[0]))
-    private = serialization.load_pem_private_key(row.private_key_pem.encode(), password=None)
+    private = serialization.load_pem_private_key(
+        gw.app.state.keyring.cipher.open(row.kid, row.private_key_sealed).encode(), password=None)
     now = int(time.time())
     token = jwt.encode({"iss": "socialwork-gateway", "aud": "socialwork", "sub": str(admin.id), "iat": now,
                         "nbf": now, "exp": now + 60, "typ": "access", "roles": ["bureau_admin"]},

@@ -144,7 +144,7 @@ async def test_update_and_json_and_xlsx(app_client, api, townships):
     (b'\xef\xbb\xbf\xe5\xa7\x93\xe5\x90\x8d,id_number\r\n"unterminated,1\r\n', CSV_TYPE, 422, "file"),
     (b"PK\x03\x04 not really a workbook", XLSX_TYPE, 422, "file"),
     (b'{"name": "x"}', "application/json", 422, "body"),
-    (b"[1, 2", "application/json", 422, "body"),
+    (b"[1, 2", "application/json", 400, "body"),  # malformed: a 400
     (b"name,id_number\n", "text/plain", 415, "Content-Type"),
     (b"", CSV_TYPE, 422, "body"),
 ])

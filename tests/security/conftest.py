@@ -31,7 +31,8 @@ class Suite:
         return f"http://127.0.0.1:{self.ports[service.upper()]}"
 
     def dsn(self, database: str) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.ports['POSTGRES']}/{database}"
+        password = json.loads((self.state / "secrets.json").read_text())["POSTGRES_PASSWORD"]
+        return f"postgresql://postgres:{password}@127.0.0.1:{self.ports['POSTGRES']}/{database}"
 
     def admin(self) -> Api:
         return Api.login(self.gateway, "admin", self.admin_password)

@@ -1,13 +1,14 @@
 """Every service refuses a token from another issuer, for another audience, or signed by a key it does not know.
 
-The tokens are signed with the gateway's real signing key, read from the gateway's database of the running
-suite, so only the claim under test is wrong; the control (same key, right claims) must be accepted. Each
-service is called on its own port and through the gateway.
+The tokens are signed with the gateway's real signing key, read from the gateway's database of the running suite
+and opened with the encryption key from secrets.json, so only the claim under test is wrong; the control (same
+key, right claims) must be accepted. Each service is called on its own port and through the gateway.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 
@@ -17,25 +18,30 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pydantic import SecretStr
 
+from services.gateway.identity.keys import KeyCipher
 from tests.support import AUDIENCE, ISSUER, TokenMint, assert_problem
 
 READS = {"registry": "/v1/stations", "subsidy": "/v1/policies", "projects": "/v1/calls"}
 
 
-async def _active_key(dsn: str) -> tuple[str, Ed25519PrivateKey]:
+async def _active_key(dsn: str, cipher: KeyCipher) -> tuple[str, Ed25519PrivateKey]:
     conn = await asyncpg.connect(dsn)
     try:
-        row = await conn.fetchrow("SELECT kid, private_key_pem FROM signing_keys WHERE retired_at IS NULL "
+        row = await conn.fetchrow("SELECT kid, private_key_sealed FROM signing_keys WHERE retired_at IS NULL "
                                   "ORDER BY created_at DESC LIMIT 1")
     finally:
         await conn.close()
-    return row["kid"], serialization.load_pem_private_key(row["private_key_pem"].encode(), password=None)
+    pem = cipher.open(row["kid"], row["private_key_sealed"])  # the row alone is not a key: it takes the setting
+    return row["kid"], serialization.load_pem_private_key(pem.encode(), password=None)
 
 
 @pytest.fixture(scope="module")
 def gateway_key(suite):
-    return asyncio.run(_active_key(suite.dsn("gateway")))
+    secrets = json.loads((suite.state / "secrets.json").read_text())
+    cipher = KeyCipher.from_setting(SecretStr(secrets["GATEWAY_SIGNING_KEY_ENCRYPTION_KEY"]))
+    return asyncio.run(_active_key(suite.dsn("gateway"), cipher))
 
 
 def claims(**changes) -> dict:

@@ -60,7 +60,7 @@ async def me(principal: CurrentPrincipal) -> dict:
 async def client(pg, broker, mint):
     url = await fresh_database(pg, "gateway")
     settings = GatewaySettings(database_url=url, kafka_bootstrap_servers=broker.bootstrap,
-                               auth_jwks_json=mint.jwks_json, env="test", run_relay=False)
+                               auth_jwks_json=mint.jwks_json, env="test", run_relay=False, metrics_token="scrape-me")
     app = create_service_app(settings=settings, title="web test", routers=[router], configure_logs=False)
     async with running_app(app) as c:
         async with app.state.engine.begin() as conn:
@@ -108,7 +108,8 @@ async def test_health_readiness_and_metrics(client):
     assert (await client.get("/healthz")).json()["status"] == "ok"
     ready = await client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "broker": "ok"}
-    metrics = (await client.get("/metrics")).text
+    assert_problem(await client.get("/metrics"), 401)  # operational: only with the scrape token
+    metrics = (await client.get("/metrics", headers={"Authorization": "Bearer scrape-me"})).text
     assert 'http_request_duration_seconds_count{method="GET",route="/healthz",status="200"}' in metrics
     assert "outbox_pending_events 0.0" in metrics and "dead_letters_total 0.0" in metrics
 

@@ -50,10 +50,12 @@ async def issue_token(
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     common = {"session": session, "keyring": state.keyring, "settings": state.settings}
+    # The caller's address is the peer's, or X-Forwarded-For's when the peer is a trusted proxy (settings).
+    guarded = {"throttle": state.throttle, "address": request.client.host if request.client else None}
     if grant_type == "password":
         if not username or not password:
             raise OAuthError("invalid_request", "the password grant needs username and password")
-        return await service.password_grant(**common, username=username, password=password)
+        return await service.password_grant(**common, **guarded, username=username, password=password)
     if grant_type == "refresh_token":
         if not refresh_token:
             raise OAuthError("invalid_request", "the refresh_token grant needs refresh_token")
@@ -65,7 +67,7 @@ async def issue_token(
         cid, secret = basic or (client_id, client_secret)
         if not cid or not secret:
             raise service.invalid_client()
-        return await service.client_credentials_grant(**common, client_id=cid, client_secret=secret)
+        return await service.client_credentials_grant(**common, **guarded, client_id=cid, client_secret=secret)
     if not grant_type:
         raise OAuthError("invalid_request", "grant_type is missing")
     raise OAuthError("unsupported_grant_type", "grant_type must be password, refresh_token or client_credentials")

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.gateway.identity.keys import KeyRing
 from services.gateway.identity.models import Client, RefreshToken, User
+from services.gateway.identity.throttle import Throttle, Throttled
 from services.gateway.settings import GatewaySettings
 from shared.auth import Role
 from shared.errors import AppError, Conflict, Invalid
@@ -32,7 +33,7 @@ CLIENT_ROLES = frozenset({Role.HR_SYSTEM, Role.SERVICE, Role.AUDITOR})
 class OAuthError(AppError):
     """An RFC 6749 token error, rendered as problem+json that also carries `error` and `error_description`."""
 
-    TITLES = {400: "Bad request", 401: "Not authenticated"}
+    TITLES = {400: "Bad request", 401: "Not authenticated", 429: "Too many requests"}
 
     def __init__(self, error: str, description: str, *, status: int = 400, headers: dict | None = None):
         super().__init__(description, error=error, error_description=description,
@@ -58,6 +59,17 @@ async def verify_secret(stored_hash: str | None, value: str) -> bool:
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
     return await asyncio.to_thread(check)
+
+
+async def _count_attempt(throttle: Throttle | None, keys: dict) -> None:
+    """Before any hashing: 429 with Retry-After when the account or the address must wait."""
+    if throttle is None:
+        return
+    try:
+        await throttle.attempt(keys)
+    except Throttled as exc:
+        raise OAuthError("slow_down", f"too many failed sign-ins; retry in {exc.retry_after} s", status=429,
+                         headers={"Retry-After": str(exc.retry_after)}) from None
 
 
 def _refresh_hash(token: str) -> str:
@@ -170,12 +182,17 @@ async def _issue_for_user(*, session: AsyncSession, keyring: KeyRing, settings: 
 
 
 async def password_grant(*, session: AsyncSession, keyring: KeyRing, settings: GatewaySettings,
-                         username: str, password: str) -> dict:
+                         username: str, password: str, throttle: Throttle | None = None,
+                         address: str | None = None) -> dict:
+    keys = throttle.keys(account=f"user:{username}", address=address) if throttle else {}
+    await _count_attempt(throttle, keys)
     user = await session.scalar(select(User).where(User.username == username))
     if not await verify_secret(user.password_hash if user else None, password):
         raise OAuthError("invalid_grant", "username or password is wrong")
     if user.disabled:
         raise OAuthError("invalid_grant", "this account is disabled")
+    if throttle is not None:
+        await throttle.succeeded(keys)
     return await _issue_for_user(session=session, keyring=keyring, settings=settings, user=user,
                                  family_id=uuid.uuid4())
 
@@ -208,10 +225,15 @@ async def refresh_grant(*, session: AsyncSession, sessionmaker: async_sessionmak
 
 
 async def client_credentials_grant(*, session: AsyncSession, keyring: KeyRing, settings: GatewaySettings,
-                                   client_id: str, client_secret: str) -> dict:
+                                   client_id: str, client_secret: str, throttle: Throttle | None = None,
+                                   address: str | None = None) -> dict:
+    keys = throttle.keys(account=f"client:{client_id}", address=address) if throttle else {}
+    await _count_attempt(throttle, keys)
     client = await session.get(Client, client_id)
     if not await verify_secret(client.secret_hash if client else None, client_secret) or client.disabled:
         raise invalid_client()
+    if throttle is not None:
+        await throttle.succeeded(keys)
     access = await keyring.sign(_claims(settings, sub=client.client_id, roles=client.roles, station_ids=[],
                                         worker_id=None, client_id=client.client_id,
                                         scope=" ".join(client.scopes) or None))

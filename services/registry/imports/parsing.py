@@ -442,7 +442,7 @@ def parse_json(body: bytes, *, max_rows: int, keep_cells: bool = False) -> RawRo
     except RecursionError:
         raise BadRequest("the JSON is nested too deeply; send an array of flat objects", field="body") from None
     except (ValueError, UnicodeDecodeError):
-        raise Invalid("the body is not valid JSON", field="body") from None
+        raise BadRequest("the body is not valid JSON", field="body") from None
     if not isinstance(data, list):
         raise Invalid("the body must be a JSON array of objects", field="body")
     if len(data) > max_rows:
