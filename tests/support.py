@@ -103,8 +103,9 @@ def assert_problem(response: httpx.Response, status: int, *, field: str | None =
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def launch_stack(tmp_path, extra_env=None, *, demo: bool = False):
-    """`make run`'s launcher as a real process on free ports with its own state folder."""
+def launch_stack(tmp_path, extra_env=None, *, demo: bool = False, **popen):
+    """`make run`'s launcher as a real process on free ports with its own state folder (`popen`: e.g. a
+    preexec_fn, or start_new_session for a process group of its own)."""
     ports = {name: free_port() for name in ("GATEWAY", "REGISTRY", "SUBSIDY", "PROJECTS", "POSTGRES", "BROKER")}
     env = {k: v for k, v in os.environ.items() if not k.endswith("_DATABASE_URL")
            and k != "KAFKA_BOOTSTRAP_SERVERS"}
@@ -112,7 +113,8 @@ def launch_stack(tmp_path, extra_env=None, *, demo: bool = False):
     env.update({"SOCIALWORK_STATE_DIR": str(tmp_path / "state"), "PYTHONUNBUFFERED": "1"})
     env.update(extra_env or {})
     command = [sys.executable, "-m", "devstack", "run", "--demo" if demo else "--no-demo"]
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            **popen)
     return proc, ports
 
 
