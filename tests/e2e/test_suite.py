@@ -2,7 +2,7 @@
 
 An HR system imports people with certificates; a station manager confirms service months; a worker on a
 mobile client sees the eligibility explained and applies; the bureau approves and runs disbursements month
-after month. The ledger must match the rules of ARCHITECTURE.md to the fen: an upgrade, a gap, a late
+after month. The ledger must match the subsidy rules (README.md, "Design") to the fen: an upgrade, a gap, a late
 month and the 36-month cap. Events cross the broker asynchronously, so the tests poll the API with a bound.
 """
 
