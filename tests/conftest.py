@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 
 import pytest
 
@@ -11,6 +13,28 @@ from shared.events.kafka import ensure_topics
 from tests.support import TokenMint
 
 os.environ.setdefault("SOCIALWORK_ENV", "test")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    """A temporary folder of this run's own, outside /tmp/pytest-of-<user>: every pytest that starts there
+    takes the group and other bits off that folder, and the embedded PostgreSQL, which runs as its own user
+    when the tests run as root, then loses access to its data directory in the middle of another run."""
+    if config.option.basetemp is None and not hasattr(config, "workerinput"):  # xdist workers get theirs
+        config.option.basetemp = tempfile.mkdtemp(prefix="socialwork-tests-")
+        config._socialwork_basetemp = config.option.basetemp
+
+
+def pytest_sessionfinish(session, exitstatus):
+    session.config._socialwork_exitstatus = exitstatus
+
+
+def pytest_unconfigure(config):
+    """After every fixture is torn down: the folder is kept when something failed (logs and data directories
+    to look at), removed otherwise."""
+    basetemp = getattr(config, "_socialwork_basetemp", None)
+    if basetemp and getattr(config, "_socialwork_exitstatus", 1) == 0:
+        shutil.rmtree(basetemp, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
