@@ -10,7 +10,7 @@ import pytest
 
 from devstack.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 from shared.events.kafka import ensure_topics
-from tests.support import TokenMint
+from tests.support import DemoStack, TokenMint, launch_stack, read_until, stop_stack
 
 os.environ.setdefault("SOCIALWORK_ENV", "test")
 
@@ -57,3 +57,19 @@ async def broker(tmp_path_factory):
 @pytest.fixture(scope="session")
 def mint() -> TokenMint:
     return TokenMint()
+
+
+@pytest.fixture(scope="session")
+def demo_stack(tmp_path_factory) -> DemoStack:
+    """The whole suite as processes, started by the same launcher as `make run`, with the demo: one launch for
+    the end-to-end and the security tests (loading the demo is the longest wait of the run). The gateway's
+    rate limits are pinned (they are also its defaults): the security tests measure them."""
+    home = tmp_path_factory.mktemp("demo-stack")
+    proc, ports = launch_stack(home, {"GATEWAY_RATE_LIMIT_PER_SECOND": str(DemoStack.RATE_PER_SECOND),
+                                      "GATEWAY_RATE_LIMIT_BURST": str(DemoStack.RATE_BURST),
+                                      "GATEWAY_RATE_LIMIT_ENABLED": "true"}, demo=True)
+    try:
+        banner = read_until(proc, "Press Ctrl-C", timeout=900)
+        yield DemoStack.of(home / "state", ports, banner)
+    finally:
+        stop_stack(proc)
