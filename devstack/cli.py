@@ -65,8 +65,8 @@ def demo(gateway: Annotated[str, typer.Option(help="gateway URL")] = "http://127
     result = load_demo(gateway, admin_password=dev_secrets()["GATEWAY_ADMIN_PASSWORD"],
                        logins_file=STATE / "demo-logins.json")
     typer.echo("demo already loaded" if result.skipped else
-               f"demo loaded: {result.workers} workers, {result.reports} reports, "
-               f"{result.paid_people} people paid {result.paid_fen / 100:,.2f} yuan")
+               f"demo loaded: {result.workers} workers, {result.reports} confirmed service reports, "
+               f"subsidy paid to {result.paid_people} people: {result.paid_fen:,} fen")
     for name, password in result.logins.items():
         typer.echo(f"  {name}: {password}")
 

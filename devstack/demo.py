@@ -4,22 +4,32 @@ Loaded by `make run` on first start and by `python -m devstack demo` (idempotent
 banner's guidance centre already exists). Station managers file and confirm the monthly service
 reports, the registry's and the projects service's events reach the subsidy service over the broker,
 the bureau approves applications and runs disbursements, and a fund call gets projects in every state.
+
+Its figures are the same on every first start, whatever the day: the people come from a seeded
+generator, the service history runs from SERVICE_FROM through SERVICE_THROUGH (fixed months, so the
+README's tour of November 2026 stays true), and no application or batch is made before the subsidy
+service has applied every event they depend on (`wait_for_facts`).
 """
 
 from __future__ import annotations
 
 import json
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from devstack.api import Api, wait_until
+from devstack.api import Api
 from devstack.demo_data import CENTRE, DEMO_HR_CLIENT, DIVISION, STAR_RATINGS, TOWNSHIPS, as_csv, demo_people
+from devstack.embedded import StackError
 from shared.validators import credit_code_check_char
 
 POLICY = "otog-talent-subsidy"
 SERVICE_FROM = "2023-01"
+SERVICE_THROUGH = "2026-10"  # the last month of confirmed service reports (the README's tour adds 2026-11)
+APPLICANTS = 15  # the 15 earliest new certificate holders: 14 approved by the demo, worker1 applies in the tour
+BATCH_MONTHS = ("2025-06", "2025-12", SERVICE_THROUGH)
 ORGANIZATION = ("鄂托克旗助力社会工作服务中心", "52150624MJ0000000")  # credit code completed with its check char
 
 
@@ -48,6 +58,8 @@ class DemoResult:
 
 def load_demo(base_url: str, *, admin_password: str, logins_file: Path, today: date | None = None,
               log=print) -> DemoResult:
+    """`today` only dates the fund call and its activities (they must not be in the future); the subsidy
+    figures depend on nothing but the fixed months above."""
     today = today or date.today()
     result = DemoResult()
     admin = Api.login(base_url, "admin", admin_password)
@@ -76,7 +88,7 @@ def load_demo(base_url: str, *, admin_password: str, logins_file: Path, today: d
                        headers={"Content-Type": "text/csv"}, json=None)
     errors = [r for r in imported["results"] if r["status"] == "error"]
     if errors:
-        raise RuntimeError(f"demo import refused rows: {errors[:3]}")
+        raise StackError(f"the demo import refused rows: {errors[:3]}")
     for person, row in zip(people, imported["results"], strict=True):
         person["worker_id"] = row["worker_id"]
     result.workers = len(people)
@@ -107,7 +119,7 @@ def load_demo(base_url: str, *, admin_password: str, logins_file: Path, today: d
     log("demo: monthly service reports, confirmed by the station managers (back-dated ones by the bureau) ...")
     for name, station_id in stations.items():
         staff = [p for p in people if p["所在社工站"] == name]
-        for month in months(SERVICE_FROM, last_month(today)):
+        for month in months(SERVICE_FROM, SERVICE_THROUGH):  # in month order: each worker's events are too
             entries = [{"worker_id": p["worker_id"], "full_time": True, "service_hours": 168}
                        for p in staff if p["入职日期"][:7] <= month]
             if not entries:
@@ -119,23 +131,18 @@ def load_demo(base_url: str, *, admin_password: str, logins_file: Path, today: d
                 admin.post(f"/projects/v1/service-reports/{report['id']}/confirm")
             result.reports += 1
 
+    log("demo: waiting until the subsidy service has applied the events ...")
+    applicants = newly[:APPLICANTS]
+    wait_for_facts(admin, [p["worker_id"] for p in applicants])
+
     log("demo: subsidy applications and disbursements ...")
-    probe = newly[0]["worker_id"]
-    wait_until(lambda: admin.get(f"/subsidy/v1/workers/{probe}/eligibility",  # 404 until its facts arrive
-                                 params={"policy": POLICY, "through": last_month(today)},
-                                 expect=(200, 404)).get("payable_months"),
-               timeout=600, what="service months reaching the subsidy service")
     # 14 approved applications, as in the report ("14 people have received ..."); worker1 (newly[0]) is left
     # to apply from the mobile client in the README tour.
-    for person in newly[1:15]:
+    for person in applicants[1:]:
         manager = managers[person["所在社工站"]]
-        # the manager sees the worker once the worker's service months have reached the subsidy service
-        wait_until(lambda m=manager, w=person["worker_id"]: m.get(
-            f"/subsidy/v1/workers/{w}/eligibility", params={"policy": POLICY, "through": last_month(today)},
-            expect=(200, 404)).get("payable_months"), timeout=600, what="a worker's months in the subsidy service")
         application = manager.post("/subsidy/v1/applications", {"worker_id": person["worker_id"], "policy": POLICY})
         admin.post(f"/subsidy/v1/applications/{application['id']}/approve")
-    for month in ("2025-06", "2025-12", last_month(today)):
+    for month in BATCH_MONTHS:
         batch = admin.post("/subsidy/v1/disbursements", {"policy": POLICY, "month": month}, expect=(200, 201))
         # the bank pays one transfer per worker: marking one of a worker's lines marks the transfer
         marked = set()
@@ -143,13 +150,36 @@ def load_demo(base_url: str, *, admin_password: str, logins_file: Path, today: d
             if line["kind"] != "recovery" and line["status"] == "pending" and line["worker_id"] not in marked:
                 admin.post(f"/subsidy/v1/disbursements/{batch['id']}/lines/{line['id']}/mark", {"status": "paid"})
                 marked.add(line["worker_id"])
-    summary = admin.get("/subsidy/v1/reports/summary", params={"policy": POLICY, "from": "2023-01",
-                                                               "to": last_month(today)})
+    summary = admin.get("/subsidy/v1/reports/summary", params={"policy": POLICY, "from": SERVICE_FROM,
+                                                               "to": SERVICE_THROUGH})
     result.paid_people, result.paid_fen = summary["people"], summary["total_fen"]
 
     log("demo: a micro-project fund call with projects in several states ...")
     load_projects(admin, managers, stations, people, today)
     return result
+
+
+def wait_for_facts(admin: Api, worker_ids: list[str], *, timeout: float = 600.0) -> None:
+    """Until every worker's last service month is payable in the subsidy service: that verdict needs the
+    certificate, the registration and a full run of service months, and a worker's service months cross
+    the broker in order (one key, one partition), so the last one applied means all were. A batch made
+    earlier would pay whatever had arrived by then, and the figures would differ from start to start."""
+    def settled(worker_id: str) -> bool:
+        body = admin.get(f"/subsidy/v1/workers/{worker_id}/eligibility",
+                         params={"policy": POLICY, "from": SERVICE_THROUGH, "through": SERVICE_THROUGH},
+                         expect=(200, 404))
+        return any(m["month"] == SERVICE_THROUGH and m["rule"] in ("payable", "cap_reached")
+                   for m in body.get("months", []))
+
+    pending = list(worker_ids)
+    deadline = time.monotonic() + timeout
+    while pending:
+        pending = [w for w in pending if not settled(w)]
+        if pending and time.monotonic() > deadline:
+            raise TimeoutError(f"the subsidy service has not applied the demo's events within {timeout:.0f}s "
+                               f"({len(pending)} of {len(worker_ids)} workers pending)")
+        if pending:
+            time.sleep(0.5)
 
 
 def load_projects(admin: Api, managers: dict[str, Api], stations: dict[str, str], people: list[dict],

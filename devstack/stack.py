@@ -1,12 +1,20 @@
 """The launcher behind `make run`: embedded PostgreSQL and broker, migrations, every service, readiness.
 
 When database URLs (`<SERVICE>_DATABASE_URL`) or `KAFKA_BOOTSTRAP_SERVERS` are set, those are used
-and nothing embedded is started for them. Ctrl-C or SIGTERM stops every child it started.
+and nothing embedded is started for them.
+
+Stopping: SIGINT (Ctrl-C) and SIGTERM handlers are set explicitly, so a launcher whose parent ignored
+SIGINT (`cmd &` in a script) still stops on it. The services run in sessions of their own: Ctrl-C on the
+terminal's process group reaches only the launcher, which then stops the services, the broker and
+PostgreSQL in that order, with further signals ignored until it is done, and exits 0. A stop requested
+while PostgreSQL or the broker is starting takes effect once they are up, so they are stopped, never
+orphaned. A service that dies on its own stops everything too (exit 1, one `error:` line).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -69,11 +77,13 @@ class Stack:
     broker: EmbeddedBroker | None = None
     children: dict[str, subprocess.Popen] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    stopping: bool = False
 
     def database_url(self, service: str) -> str:
         return self.env[f"{service.upper()}_DATABASE_URL"]
 
-    def start_infrastructure(self) -> None:
+    def start_infrastructure(self, *, interrupts: Interrupts | None = None) -> None:
+        uninterrupted = interrupts.deferred if interrupts else contextlib.nullcontext
         env = {**os.environ, "SOCIALWORK_ENV": os.environ.get("SOCIALWORK_ENV", "dev"), **dev_secrets()}
         env.setdefault("AUTH_JWKS_URL", f"http://127.0.0.1:{SERVICES['gateway']}/.well-known/jwks.json")
         env.setdefault("GATEWAY_URL", f"http://127.0.0.1:{SERVICES['gateway']}")
@@ -85,13 +95,15 @@ class Stack:
         missing_urls = [s for s in SERVICES if not os.environ.get(f"{s.upper()}_DATABASE_URL")]
         if missing_urls:
             self.postgres = EmbeddedPostgres(STATE / "pgdata", POSTGRES_PORT, password=env["POSTGRES_PASSWORD"])
-            self.postgres.start()
-            self.postgres.create_databases(*missing_urls)
+            with uninterrupted():  # a half-started server would be left running: let it come up, then stop it
+                self.postgres.start()
+                self.postgres.create_databases(*missing_urls)
             for svc in missing_urls:
                 env[f"{svc.upper()}_DATABASE_URL"] = self.postgres.url(svc)
         if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
             self.broker = EmbeddedBroker(BROKER_PORT, log_path=STATE / "broker.log")
-            self.broker.start()
+            with uninterrupted():
+                self.broker.start()
             env["KAFKA_BOOTSTRAP_SERVERS"] = self.broker.bootstrap
         self.env = env
         asyncio.run(ensure_topics(env["KAFKA_BOOTSTRAP_SERVERS"],
@@ -115,7 +127,10 @@ class Stack:
                  "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
                  # nothing sits in front of the dev gateway: never trust a client's X-Forwarded-For
                  "--no-proxy-headers"],
-                cwd=ROOT, env=self.env, stdout=out, stderr=out, preexec_fn=die_with_parent)
+                # A session of its own: Ctrl-C on the terminal reaches only the launcher, which stops the
+                # services in order; PR_SET_PDEATHSIG still takes them down if the launcher is killed.
+                cwd=ROOT, env=self.env, stdout=out, stderr=out, start_new_session=True,
+                preexec_fn=die_with_parent)
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
@@ -135,58 +150,131 @@ class Stack:
             raise StackError(f"not ready after {timeout:.0f}s: {', '.join(pending)}")
 
     def stop(self) -> None:
-        for child in self.children.values():
-            if child.poll() is None:
-                child.terminate()
-        for child in self.children.values():
+        """Services first (they flush their outboxes), then the broker, then PostgreSQL: each step runs even
+        when an earlier one failed, so the embedded servers never outlive the launcher."""
+        try:
+            for child in self.children.values():
+                if child.poll() is None:
+                    child.terminate()
+            for child in self.children.values():
+                try:
+                    child.wait(10)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    child.wait(5)
+            self.children.clear()
+        finally:
             try:
-                child.wait(10)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait(5)
-        self.children.clear()
-        if self.broker:
-            self.broker.stop()
-        if self.postgres:
-            self.postgres.stop()
+                if self.broker:
+                    self.broker.stop()
+            finally:
+                if self.postgres:
+                    self.postgres.stop()
+
+
+class Interrupts:
+    """SIGINT and SIGTERM, handled explicitly (also when the parent left SIGINT ignored).
+
+    The first signal raises KeyboardInterrupt in the main thread (at once, or when a `deferred()` section
+    ends) and makes both signals ignored from then on: the stop that follows cannot be cut short, and the
+    children it runs (pg_ctl stop) inherit the ignored signals.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.requested: int | None = None
+        self._deferring = 0
+
+    def install(self) -> None:
+        for signum in self.SIGNALS:
+            signal.signal(signum, self._handle)
+
+    def ignore(self) -> None:
+        for signum in self.SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
+
+    def _handle(self, signum: int, _frame) -> None:
+        if self.requested is not None:
+            return
+        self.requested = signum
+        self.ignore()
+        if not self._deferring:
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def deferred(self):
+        self._deferring += 1
+        try:
+            yield
+        finally:
+            self._deferring -= 1
+        if not self._deferring and self.requested is not None:
+            raise KeyboardInterrupt
 
 
 def run(*, load_demo: bool = True) -> int:
+    """`make run`: 0 after a requested stop (SIGINT, SIGTERM), 1 with one `error:` line when anything fails."""
     stack = Stack()
-
-    def on_signal(signum, _frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_signal)
+    interrupts = Interrupts()
+    interrupts.install()
+    failure: Exception | None = None
     try:
-        print("starting PostgreSQL and the Kafka broker ...", flush=True)
-        stack.start_infrastructure()
-        print("starting the services ...", flush=True)
-        stack.start_services()
-        stack.wait_ready()
-        demo = None
-        if load_demo:
-            from devstack.demo import load_demo_if_available  # noqa: PLC0415
-
-            print("loading the demo data through the API (first start only) ...", flush=True)
-            demo = load_demo_if_available(stack)
-        print_banner(stack, demo)
-        while True:
-            for svc, child in stack.children.items():
-                if child.poll() is not None:
-                    raise StackError(f"{svc} stopped (exit {child.returncode}); see {STATE}/logs/{svc}.log")
-            time.sleep(1)
-    except KeyboardInterrupt:
-        print("\nstopping ...", flush=True)
+        try:
+            _serve(stack, interrupts, load_demo=load_demo)
+        except (StackError, ApiError, TimeoutError) as exc:
+            failure = exc
+        finally:
+            _stop(stack, interrupts)
+    except KeyboardInterrupt:  # the one interrupt landed just before the stop above began: stop now
+        _stop(stack, interrupts)
+    if interrupts.requested is not None:  # asked to stop: whatever failed meanwhile is not an error
+        print("stopped.", flush=True)
         return 0
-    except (StackError, ApiError, TimeoutError) as exc:
-        print(f"error: {exc}", file=sys.stderr, flush=True)
+    if failure is not None:
+        print(f"error: {failure}", file=sys.stderr, flush=True)
         return 1
-    finally:
-        stack.stop()
+    return 0
+
+
+def _serve(stack: Stack, interrupts: Interrupts, *, load_demo: bool) -> None:
+    print("starting PostgreSQL and the Kafka broker ...", flush=True)
+    stack.start_infrastructure(interrupts=interrupts)
+    print("starting the services ...", flush=True)
+    stack.start_services()
+    stack.wait_ready()
+    demo = None
+    if load_demo:
+        from devstack.demo import load_demo_if_available  # noqa: PLC0415
+
+        print("services are up; loading the demo through the API (first start only) - "
+              "wait for the line 'Ready.' ...", flush=True)
+        demo = load_demo_if_available(stack)
+    print_banner(stack, demo)
+    while True:
+        for svc, child in stack.children.items():
+            if child.poll() is not None:
+                raise StackError(f"{svc} stopped (exit {child.returncode}); see {STATE}/logs/{svc}.log")
+        time.sleep(1)
+
+
+def _stop(stack: Stack, interrupts: Interrupts) -> None:
+    """Stop everything; only one KeyboardInterrupt can ever be raised, and if it lands here, stop again."""
+    for _ in range(2):
+        try:
+            interrupts.ignore()
+            if interrupts.requested is not None and not stack.stopping:
+                print("\nstopping ...", flush=True)
+            stack.stopping = True
+            stack.stop()  # idempotent: what is stopped already is skipped
+            return
+        except KeyboardInterrupt:
+            continue
 
 
 def print_banner(stack: Stack, demo=None) -> None:
+    """Printed once everything is up and, with the demo, once the demo is loaded: its last line starts
+    with `Ready.` and says which."""
     s = dev_secrets()
     lines = [
         "", "Social-work platform is running:",
@@ -198,11 +286,13 @@ def print_banner(stack: Stack, demo=None) -> None:
         f"  admin login: {s['GATEWAY_ADMIN_USERNAME']} / {s['GATEWAY_ADMIN_PASSWORD']}",
         f"  (generated at first start into {STATE}/secrets.json)",
     ]
-    if demo is not None:
+    if demo is None:
+        ready = "Ready (started without the demo)."
+    else:
         lines.append("  demo logins (password grant at /auth/token; also in demo-logins.json):")
         lines += [f"    {name:<10} {password}" for name, password in demo.logins.items()]
-        if not demo.skipped:
-            lines.append(f"  demo: {demo.workers} workers, {demo.reports} confirmed service reports, "
-                         f"subsidy paid to {demo.paid_people} people: {demo.paid_fen / 100:,.2f} yuan")
-    lines.append("Press Ctrl-C to stop everything.")
+        ready = ("Ready. The demo was loaded at an earlier start (its data is kept in the database)." if demo.skipped
+                 else f"Ready. Demo loaded: {demo.workers} workers, {demo.reports} confirmed service reports, "
+                      f"subsidy paid to {demo.paid_people} people: {demo.paid_fen:,} fen.")
+    lines += [ready, "Press Ctrl-C to stop everything."]
     print("\n".join(lines), flush=True)

@@ -11,11 +11,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from shared.logs import request_id_var
 
 log = logging.getLogger("shared.errors")
 PROBLEM_JSON = "application/problem+json"
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 class AppError(Exception):
@@ -36,7 +38,16 @@ class BadRequest(AppError):
 
 
 class Unauthorized(AppError):
+    """401 with the challenge RFC 6750 asks for: `Bearer error="invalid_token"` (and why) by default, for a
+    token that was sent and refused; `authenticate` sends a bare `Bearer` when no token came at all."""
+
     status, title = 401, "Not authenticated"
+
+    def __init__(self, detail: str | None = None, **kwargs: Any):
+        super().__init__(detail, **kwargs)
+        reason = self.detail.replace("\\", "").replace('"', "'")
+        self.extra.setdefault("headers", {"WWW-Authenticate":
+                                          f'Bearer error="invalid_token", error_description="{reason}"'})
 
 
 class NotPermitted(AppError):
@@ -73,11 +84,28 @@ class UpstreamTimeout(AppError):
     status, title = 504, "Upstream timeout"
 
 
+# A prefix the gateway forwards: path segments of unreserved characters only (it is echoed back).
+_PREFIX = re.compile(r"(?:/[A-Za-z0-9._~-]+)+")
+FORWARDED_PREFIX = "x-forwarded-prefix"
+
+
+def called_path(request: Request) -> str:
+    """The path the client called. Behind the gateway that is the prefix the gateway forwards
+    (X-Forwarded-Prefix, e.g. `/registry`) and the service's own path; the gateway strips any such header
+    a client sends. An app that is itself the edge (the gateway) sets `state.trust_forwarded_prefix = False`."""
+    path = request.url.path
+    app = request.scope.get("app")
+    if app is not None and not getattr(app.state, "trust_forwarded_prefix", True):
+        return path
+    prefix = request.headers.get(FORWARDED_PREFIX, "")
+    return prefix + path if _PREFIX.fullmatch(prefix) else path
+
+
 def problem(status: int, title: str, detail: str, *, request: Request | None = None,
             headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
     if request is not None:
-        body["instance"] = request.url.path
+        body["instance"] = called_path(request)
     body["request_id"] = request_id_var.get()
     body.update({k: v for k, v in extra.items() if v is not None})
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
@@ -149,6 +177,15 @@ def _database_unavailable(exc: DBAPIError) -> bool:
             or type(exc.orig).__name__ in {"ConnectionDoesNotExistError", "CannotConnectNowError"})
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the path answers: FastAPI makes one route per method, and Starlette's 405 names only
+    the methods of the first route whose path matched. Each method is tried against the routes' own
+    matching (it also sees into included routers)."""
+    routes = request.app.router.routes
+    return [method for method in HTTP_METHODS
+            if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)]
+
+
 def install_error_handlers(app: FastAPI) -> None:
     generate_openapi = app.openapi
 
@@ -203,8 +240,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException):
         title = {404: "Not found", 405: "Method not allowed", 401: "Not authenticated"}.get(
             exc.status_code, "HTTP error")
-        return problem(exc.status_code, title, str(exc.detail), request=request,
-                       headers=getattr(exc, "headers", None))
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
+        return problem(exc.status_code, title, str(exc.detail), request=request, headers=headers or None)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):

@@ -3,14 +3,38 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 
 import pytest
 
 from devstack.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 from shared.events.kafka import ensure_topics
-from tests.support import TokenMint
+from tests.support import DemoStack, TokenMint, launch_stack, read_until, stop_stack
 
 os.environ.setdefault("SOCIALWORK_ENV", "test")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    """A temporary folder of this run's own, outside /tmp/pytest-of-<user>: every pytest that starts there
+    takes the group and other bits off that folder, and the embedded PostgreSQL, which runs as its own user
+    when the tests run as root, then loses access to its data directory in the middle of another run."""
+    if config.option.basetemp is None and not hasattr(config, "workerinput"):  # xdist workers get theirs
+        config.option.basetemp = tempfile.mkdtemp(prefix="socialwork-tests-")
+        config._socialwork_basetemp = config.option.basetemp
+
+
+def pytest_sessionfinish(session, exitstatus):
+    session.config._socialwork_exitstatus = exitstatus
+
+
+def pytest_unconfigure(config):
+    """After every fixture is torn down: the folder is kept when something failed (logs and data directories
+    to look at), removed otherwise."""
+    basetemp = getattr(config, "_socialwork_basetemp", None)
+    if basetemp and getattr(config, "_socialwork_exitstatus", 1) == 0:
+        shutil.rmtree(basetemp, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -33,3 +57,19 @@ async def broker(tmp_path_factory):
 @pytest.fixture(scope="session")
 def mint() -> TokenMint:
     return TokenMint()
+
+
+@pytest.fixture(scope="session")
+def demo_stack(tmp_path_factory) -> DemoStack:
+    """The whole suite as processes, started by the same launcher as `make run`, with the demo: one launch for
+    the end-to-end and the security tests (loading the demo is the longest wait of the run). The gateway's
+    rate limits are pinned (they are also its defaults): the security tests measure them."""
+    home = tmp_path_factory.mktemp("demo-stack")
+    proc, ports = launch_stack(home, {"GATEWAY_RATE_LIMIT_PER_SECOND": str(DemoStack.RATE_PER_SECOND),
+                                      "GATEWAY_RATE_LIMIT_BURST": str(DemoStack.RATE_BURST),
+                                      "GATEWAY_RATE_LIMIT_ENABLED": "true"}, demo=True)
+    try:
+        banner = read_until(proc, "Press Ctrl-C", timeout=900)
+        yield DemoStack.of(home / "state", ports, banner)
+    finally:
+        stop_stack(proc)

@@ -13,7 +13,9 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
 
 import httpx
 import jwt
@@ -103,8 +105,31 @@ def assert_problem(response: httpx.Response, status: int, *, field: str | None =
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def launch_stack(tmp_path, extra_env=None, *, demo: bool = False):
-    """`make run`'s launcher as a real process on free ports with its own state folder."""
+@dataclass
+class DemoStack:
+    """A running launcher's stack with the demo loaded (the `demo_stack` fixture)."""
+
+    RATE_PER_SECOND: ClassVar[int] = 100
+    RATE_BURST: ClassVar[int] = 200
+
+    gateway: str
+    ports: dict[str, int]
+    state: Path
+    admin_password: str
+    logins: dict[str, str]
+    banner: str
+
+    @classmethod
+    def of(cls, state: Path, ports: dict[str, int], banner: str) -> DemoStack:
+        secrets = json.loads((state / "secrets.json").read_text())
+        logins = json.loads((state / "demo-logins.json").read_text())
+        return cls(gateway=f"http://127.0.0.1:{ports['GATEWAY']}", ports=ports, state=state,
+                   admin_password=secrets["GATEWAY_ADMIN_PASSWORD"], logins=logins, banner=banner)
+
+
+def launch_stack(tmp_path, extra_env=None, *, demo: bool = False, **popen):
+    """`make run`'s launcher as a real process on free ports with its own state folder (`popen`: e.g. a
+    preexec_fn, or start_new_session for a process group of its own)."""
     ports = {name: free_port() for name in ("GATEWAY", "REGISTRY", "SUBSIDY", "PROJECTS", "POSTGRES", "BROKER")}
     env = {k: v for k, v in os.environ.items() if not k.endswith("_DATABASE_URL")
            and k != "KAFKA_BOOTSTRAP_SERVERS"}
@@ -112,7 +137,8 @@ def launch_stack(tmp_path, extra_env=None, *, demo: bool = False):
     env.update({"SOCIALWORK_STATE_DIR": str(tmp_path / "state"), "PYTHONUNBUFFERED": "1"})
     env.update(extra_env or {})
     command = [sys.executable, "-m", "devstack", "run", "--demo" if demo else "--no-demo"]
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            **popen)
     return proc, ports
 
 

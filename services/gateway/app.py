@@ -77,6 +77,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     app = create_service_app(settings=settings, title="gateway", routers=[identity_router], on_startup=on_startup,
                              unguarded_prefixes=tuple(f"/{name}/" for name in settings.upstreams()))
+    # The gateway is the edge: a client's X-Forwarded-Prefix means nothing here (the proxy sends its own).
+    app.state.trust_forwarded_prefix = False
     # The factory's /readyz checks a broker the gateway does not use, and /openapi.json shows only this app:
     # both are replaced (with /docs pointing at the merged description).
     app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) not in _REPLACED]

@@ -1,14 +1,13 @@
-"""The whole suite as separate processes, started by the same launcher as `make run`, demo data included."""
+"""The whole suite as separate processes, started by the same launcher as `make run`, demo data included
+(`demo_stack` in tests/conftest.py)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pytest
 
 from devstack.api import Api
-from tests.support import launch_stack, read_until, stop_stack
 
 
 @dataclass
@@ -26,14 +25,7 @@ class Suite:
 
 
 @pytest.fixture(scope="session")
-def suite(tmp_path_factory):
-    state = tmp_path_factory.mktemp("e2e")
-    proc, ports = launch_stack(state, demo=True)
-    try:
-        banner = read_until(proc, "Press Ctrl-C", timeout=600)
-        secrets = json.loads((state / "state" / "secrets.json").read_text())
-        logins = json.loads((state / "state" / "demo-logins.json").read_text())
-        yield Suite(gateway=f"http://127.0.0.1:{ports['GATEWAY']}", admin_password=secrets["GATEWAY_ADMIN_PASSWORD"],
-                    logins=logins, banner=banner)
-    finally:
-        stop_stack(proc)
+def suite(demo_stack):
+    """The session's stack with the demo (shared with tests/security)."""
+    return Suite(gateway=demo_stack.gateway, admin_password=demo_stack.admin_password, logins=demo_stack.logins,
+                 banner=demo_stack.banner)

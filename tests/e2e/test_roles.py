@@ -1,6 +1,6 @@
 """Role x endpoint matrix across the three services, through the gateway with real tokens.
 
-Each role sees and does what ARCHITECTURE.md says: bureau_admin everything; auditor reads; a station
+Each role sees and does what README.md ("Design", "Who uses it") says: bureau_admin everything; auditor reads; a station
 manager their station's workers; a social worker themselves; an HR system imports and reads; the services
 read. A caller may not see an object: 404. A role that may never take an action: 403.
 """

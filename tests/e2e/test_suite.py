@@ -2,7 +2,7 @@
 
 An HR system imports people with certificates; a station manager confirms service months; a worker on a
 mobile client sees the eligibility explained and applies; the bureau approves and runs disbursements month
-after month. The ledger must match the rules of ARCHITECTURE.md to the fen: an upgrade, a gap, a late
+after month. The ledger must match the subsidy rules (README.md, "Design") to the fen: an upgrade, a gap, a late
 month and the 36-month cap. Events cross the broker asynchronously, so the tests poll the API with a bound.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import secrets
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +19,7 @@ from devstack.api import Api, ApiError, wait_until
 from devstack.demo import POLICY, months
 from devstack.demo_data import CENTRE
 from shared.validators import id_number_check_char
+from tests.support import ROOT
 
 STATION = "E2E测试社工站"
 
@@ -52,6 +54,9 @@ def test_demo_is_shaped_like_the_report(suite):
     states = {p["status"] for p in admin.all("/projects/v1/projects")}
     assert {"draft", "submitted", "approved", "in_progress", "completed", "rejected"} <= states
     assert "subsidy paid to 14 people" in suite.banner
+    # The demo's figures are the same on every first start, and the README shows them to the fen.
+    ready = next(line for line in suite.banner.splitlines() if line.startswith("Ready."))
+    assert ready in (Path(ROOT) / "README.md").read_text(encoding="utf-8"), f"README.md must show: {ready}"
     assert set(suite.logins) >= {"manager1", "worker1", "auditor1"}
 
 

@@ -1,8 +1,7 @@
-"""The whole suite as real processes with the demo data, for the security checks (one launch per session)."""
+"""The whole suite as real processes with the demo data, for the security checks (the session's `demo_stack`)."""
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from devstack.api import Api
-from tests.support import launch_stack, read_until, stop_stack
+from tests.support import DemoStack
 
-# The gateway's limits, pinned here (they are also its defaults) so the rate-limit test knows them.
-RATE_PER_SECOND = 100
-RATE_BURST = 200
+# The gateway's limits, pinned by the `demo_stack` fixture (they are also its defaults) so the rate-limit test
+# knows them.
+RATE_PER_SECOND = DemoStack.RATE_PER_SECOND
+RATE_BURST = DemoStack.RATE_BURST
 # A resident ID number standing alone: 17 digits and a check character, not inside a longer token (trace ids).
 ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dX](?![0-9A-Za-z])")
 
@@ -42,20 +42,10 @@ class Suite:
 
 
 @pytest.fixture(scope="session")
-def suite(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("security")
-    proc, ports = launch_stack(tmp, {"GATEWAY_RATE_LIMIT_PER_SECOND": str(RATE_PER_SECOND),
-                                     "GATEWAY_RATE_LIMIT_BURST": str(RATE_BURST),
-                                     "GATEWAY_RATE_LIMIT_ENABLED": "true"}, demo=True)
-    try:
-        read_until(proc, "Press Ctrl-C", timeout=600)
-        state = tmp / "state"
-        secrets = json.loads((state / "secrets.json").read_text())
-        logins = json.loads((state / "demo-logins.json").read_text())
-        yield Suite(gateway=f"http://127.0.0.1:{ports['GATEWAY']}", ports=ports, state=state,
-                    admin_password=secrets["GATEWAY_ADMIN_PASSWORD"], logins=logins)
-    finally:
-        stop_stack(proc)
+def suite(demo_stack):
+    """The session's stack with the demo (shared with tests/e2e)."""
+    return Suite(gateway=demo_stack.gateway, ports=demo_stack.ports, state=demo_stack.state,
+                 admin_password=demo_stack.admin_password, logins=demo_stack.logins)
 
 
 @pytest.fixture(scope="session")

@@ -131,3 +131,30 @@ async def test_tokens_are_verified_by_the_service(client, mint):
     assert ok.status_code == 200 and ok.json() == {"sub": "mgr-1", "roles": ["station_manager"]}
     assert_problem(await client.get("/v1/me"), 401)
     assert_problem(await client.get("/v1/me", headers={"Authorization": "Bearer x.y.z"}), 401)
+
+
+async def test_401_challenges_with_bearer_and_says_when_the_token_was_bad(client):
+    missing = await client.get("/v1/me")
+    assert_problem(missing, 401)
+    assert missing.headers["www-authenticate"] == "Bearer"  # no token sent: no error code (RFC 6750 3.1)
+    bad = await client.get("/v1/me", headers={"Authorization": "Bearer x.y.z"})
+    assert_problem(bad, 401)
+    assert bad.headers["www-authenticate"] == 'Bearer error="invalid_token", error_description="token is malformed"'
+
+
+async def test_405_allows_every_method_of_the_path(client):
+    response = await client.put("/v1/things", json={})
+    assert_problem(response, 405)
+    assert response.headers["allow"] == "GET, POST"  # two routes, one per method
+
+
+async def test_instance_is_the_path_the_client_called(client):
+    direct = assert_problem(await client.get("/v1/nowhere"), 404)
+    assert direct["instance"] == "/v1/nowhere"
+    behind = assert_problem(await client.get("/v1/nowhere", headers={"X-Forwarded-Prefix": "/registry"}), 404)
+    assert behind["instance"] == "/registry/v1/nowhere"
+    validation = await client.post("/v1/things", json={"name": "a"}, headers={"X-Forwarded-Prefix": "/registry"})
+    assert assert_problem(validation, 422, field="count")["instance"] == "/registry/v1/things"
+    for odd in ("registry", "/a b", "//evil.example", "/x/", "/x?y"):  # not a plain path prefix: ignored
+        body = assert_problem(await client.get("/v1/nowhere", headers={"X-Forwarded-Prefix": odd}), 404)
+        assert body["instance"] == "/v1/nowhere", odd

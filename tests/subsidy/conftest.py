@@ -89,8 +89,8 @@ class Events:
                 for m in range(month_idx(first), month_idx(last) + 1) if month_str(m) not in skip]
 
     async def worked_example(self, worker_id, *, through="2027-06", station_id=STATION) -> dict:
-        """ARCHITECTURE.md's worked example: full-time from 2023-01, registered 2023-03, assistant 2023-06-15,
-        intermediate 2024-11-20."""
+        """The worked example of the subsidy rules (README.md, "Design"): full-time from 2023-01, registered
+        2023-03, assistant 2023-06-15, intermediate 2024-11-20."""
         assistant, intermediate = uuid.uuid4(), uuid.uuid4()
         await self.deliver(
             *self.months(worker_id, "2023-01", through, station_id=station_id),

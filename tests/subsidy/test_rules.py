@@ -162,7 +162,7 @@ SPAN = 60
 
 
 def reference(service: dict[int, bool], certs, reg, policy: PolicyTerms, lo: int, hi: int):
-    """Month by month from the text of ARCHITECTURE.md, deliberately naive."""
+    """Month by month from the text of the subsidy rules (README.md, "Design"), deliberately naive."""
     def ym(m):
         return m // 12, m % 12 + 1
 

@@ -1,7 +1,7 @@
 """The subsidy rules as a pure function: facts + policy versions + months -> a verdict per month, explained.
 
 No I/O here. Months are handled as integer indexes (year * 12 + month - 1) and shown as YYYY-MM.
-The seven rules of ARCHITECTURE.md ("The subsidy policy"), for month M:
+The seven rules of README.md ("Design", "The subsidy rules"), for month M:
  1. a certificate obtained on/after `certificates_from` covers M when M is after its calendar month of
     issue and (if revoked) before the calendar month of revocation; the rate is the highest covering level;
  2. a confirmed full-time service month exists for M;
