@@ -9,12 +9,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from cloudevents.core.bindings import kafka
+from cloudevents.core.formats.json import JSONFormat
 from sqlalchemy import text
 
 from devstack.embedded import EmbeddedBroker, free_port
-from shared.contracts.events import TOPICS, EventType, ServiceMonth, all_topics, make_event
+from shared.contracts.events import EVENT_DATA, TOPICS, EventType, ServiceMonth, all_topics, make_event
 from shared.db import make_engine, make_sessionmaker
-from shared.events.envelope import dlq_topic
+from shared.events.envelope import STRUCTURED_CONTENT_TYPE, dlq_topic
 from shared.events.inbox import InboxConsumer
 from shared.events.kafka import ensure_topics, make_producer
 from shared.events.outbox import BrokerUnavailable, OutboxRelay, enqueue, outbox_status, replay_outbox
@@ -170,6 +172,9 @@ async def test_poison_message_goes_to_dlq_and_consumer_keeps_going(db, broker, c
     assert len(mine) == 2
     headers = dict(mine[0].headers)
     assert b"poison" in headers["dlq_error"] and headers["dlq_original_topic"] == TOPIC.encode()
+    # A dead letter keeps its content mode: the relayed event's content-type, none for the garbage.
+    assert headers["content-type"] == STRUCTURED_CONTENT_TYPE.encode()
+    assert "content-type" not in dict(mine[1].headers)
     async with db.connect() as conn:
         recorded = (await conn.execute(text("SELECT count(*) FROM dead_letters WHERE payload LIKE :p OR "
                                             "event_id = :e"), {"p": "{not json%", "e": poison.id})).scalar()
@@ -272,3 +277,38 @@ async def _dead_for(engine, worker) -> bool:
     async with engine.connect() as conn:
         return bool((await conn.execute(text("SELECT count(*) FROM dead_letters WHERE payload = :p"),
                                         {"p": "{still not json"})).scalar())
+
+
+async def test_cloudevents_sdk_reads_every_relayed_message_in_structured_mode(db, broker):
+    """The Kafka protocol binding, checked by the CloudEvents SDK itself on what the relay really sent."""
+    worker = uuid.uuid4()
+    sent = [make_event(t, EVENT_DATA[t].model_validate(SAMPLE_DATA[t] | {"worker_id": worker}), source="test")
+            for t in EventType]
+    await write_events(db, sent)
+    await OutboxRelay(engine=db, bootstrap=broker.bootstrap, service="test").drain()
+    for event in sent:
+        records = [r for r in await read_topic(broker.bootstrap, TOPICS[event.type], want=10_000, timeout=3)
+                   if r.key == str(worker).encode()]
+        assert len(records) == 1, event.type
+        headers = dict(records[0].headers)
+        assert headers["content-type"].decode().startswith("application/cloudevents+json")
+        message = kafka.KafkaMessage(headers=headers, key=records[0].key, value=records[0].value)
+        for read in (kafka.from_structured(message, JSONFormat()), kafka.from_kafka_event(message)):
+            attributes = read.get_attributes()
+            assert attributes["specversion"] == "1.0" and attributes["id"] == str(event.id)
+            assert attributes["source"] == "test" and attributes["type"] == event.type
+            assert attributes["subject"] == f"worker/{worker}" and attributes["partitionkey"] == str(worker)
+            assert attributes["datacontenttype"] == "application/json" and attributes["time"] == event.time
+            assert read.get_data() == event.data == EVENT_DATA[EventType(event.type)].model_validate(
+                read.get_data()).model_dump(mode="json")
+
+
+SAMPLE_DATA = {
+    EventType.CERTIFICATE_ISSUED: {"certificate_id": str(uuid.uuid4()), "level": "assistant",
+                                   "certificate_no": "2026094011", "obtained_on": "2026-11-20"},
+    EventType.CERTIFICATE_REVOKED: {"certificate_id": str(uuid.uuid4()), "revoked_on": "2026-11-21",
+                                    "reason": "issued in error"},
+    EventType.WORKER_REGISTRATION_CHANGED: {"registered_on": "2023-03-01", "division_code": "150624"},
+    EventType.SERVICE_MONTH: {"station_id": str(uuid.uuid4()), "month": "2026-11", "full_time": True,
+                              "service_hours": 160, "revision": 1},
+}
