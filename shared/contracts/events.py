@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from shared.events.envelope import CloudEvent, dlq_topic
 
@@ -37,8 +37,6 @@ def all_topics() -> list[str]:
 class CertificateIssued(BaseModel):
     """A national social-work certificate was recorded for a worker."""
 
-    model_config = ConfigDict(title="CertificateIssuedData")
-
     certificate_id: UUID
     worker_id: UUID
     level: Literal["assistant", "intermediate", "senior"] = Field(
@@ -50,8 +48,6 @@ class CertificateIssued(BaseModel):
 class CertificateRevoked(BaseModel):
     """A certificate was revoked; it no longer covers months from the calendar month of `revoked_on`."""
 
-    model_config = ConfigDict(title="CertificateRevokedData")
-
     certificate_id: UUID
     worker_id: UUID
     revoked_on: date
@@ -61,8 +57,6 @@ class CertificateRevoked(BaseModel):
 class WorkerRegistrationChanged(BaseModel):
     """A worker's registration with the bureau was set or cleared."""
 
-    model_config = ConfigDict(title="WorkerRegistrationChangedData")
-
     worker_id: UUID
     registered_on: date | None
     division_code: str | None
@@ -70,8 +64,6 @@ class WorkerRegistrationChanged(BaseModel):
 
 class ServiceMonth(BaseModel):
     """A station's confirmed month of service for one worker; a higher `revision` replaces a lower one."""
-
-    model_config = ConfigDict(title="ServiceMonthData")
 
     worker_id: UUID
     station_id: UUID
@@ -95,6 +87,10 @@ PRODUCERS: dict[EventType, str] = {
     EventType.WORKER_REGISTRATION_CHANGED: "registry",
     EventType.SERVICE_MONTH: "projects",
 }
+
+
+# Which services consume each type (their consumer group is the service name).
+CONSUMERS: dict[EventType, tuple[str, ...]] = {t: ("subsidy",) for t in EventType}
 
 
 def make_event(event_type: EventType, data: BaseModel, *, source: str) -> CloudEvent:
