@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from devstack.embedded import EmbeddedBroker, EmbeddedPostgres, free_port  # noqa: E402
 from services.subsidy.eligibility.rules import month_str  # noqa: E402
 from services.subsidy.facts.handlers import HANDLERS  # noqa: E402
+from shared.contracts.events import TOPICS, EventType, ServiceMonth, all_topics, make_event  # noqa: E402
 from shared.db import make_engine  # noqa: E402
-from shared.events.envelope import TOPICS, EventType, ServiceMonth, make_event  # noqa: E402
 from shared.events.inbox import InboxConsumer  # noqa: E402
 from shared.events.kafka import ensure_topics, make_producer  # noqa: E402
 from shared.migrate import upgrade  # noqa: E402
@@ -74,7 +74,7 @@ async def raw_consume(bootstrap: str, n: int) -> float:
 
 
 async def inbox_consume(engine, bootstrap: str, n: int) -> float:
-    inbox = InboxConsumer(engine=engine, bootstrap=bootstrap, service="subsidy", handlers=HANDLERS,
+    inbox = InboxConsumer(engine=engine, bootstrap=bootstrap, service="subsidy", handlers=HANDLERS, topics=TOPICS,
                           group_id=f"bench-{uuid.uuid4().hex[:6]}")
     task = asyncio.create_task(inbox.run())
     try:
@@ -101,7 +101,7 @@ async def main(n: int) -> None:
             pg.create_databases("subsidy_bench")
             url = pg.url("subsidy_bench")
             await asyncio.to_thread(upgrade, "subsidy", url)
-            await ensure_topics(broker.bootstrap)
+            await ensure_topics(broker.bootstrap, all_topics())
             t = time.perf_counter()
             await produce(broker.bootstrap, n)
             print(f"produced {n:,} service-month events ({time.perf_counter() - t:.1f} s)")

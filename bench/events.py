@@ -22,8 +22,8 @@ from aiokafka import TopicPartition  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from devstack.embedded import EmbeddedBroker, EmbeddedPostgres, free_port  # noqa: E402
+from shared.contracts.events import TOPICS, EventType, ServiceMonth, all_topics, make_event  # noqa: E402
 from shared.db import make_engine, make_sessionmaker  # noqa: E402
-from shared.events.envelope import TOPICS, EventType, ServiceMonth, make_event  # noqa: E402
 from shared.events.inbox import InboxConsumer  # noqa: E402
 from shared.events.kafka import ensure_topics, make_consumer, make_producer  # noqa: E402
 from shared.events.outbox import OutboxRelay, enqueue_many  # noqa: E402
@@ -79,7 +79,7 @@ async def platform(url: str, bootstrap: str, n: int, keys: list[str], batch: int
                                 "applied_at timestamptz NOT NULL DEFAULT clock_timestamp())"))
     relay = OutboxRelay(engine=engine, bootstrap=bootstrap, service="bench", poll_interval=0.05)
     inbox = InboxConsumer(engine=engine, bootstrap=bootstrap, service="bench", group_id=f"bench-{uuid.uuid4().hex[:6]}",
-                          handlers={EventType.SERVICE_MONTH.value: effect})
+                          handlers={EventType.SERVICE_MONTH.value: effect}, topics=TOPICS)
     tasks = [asyncio.create_task(relay.run()), asyncio.create_task(inbox.run())]
     await asyncio.wait_for(inbox.assigned.wait(), 60)
     station = uuid.uuid4()
@@ -89,7 +89,7 @@ async def platform(url: str, bootstrap: str, n: int, keys: list[str], batch: int
             worker_id=uuid.UUID(keys[i % len(keys)]), station_id=station, month="2024-01", full_time=True,
             service_hours=160, revision=i + 1), source="bench") for i in range(offset, min(n, offset + batch))]
         async with sessions() as session, session.begin():
-            await enqueue_many(session, events)
+            await enqueue_many(session, events, topics=TOPICS)
     written = time.perf_counter() - started
     while True:
         async with engine.connect() as conn:
@@ -126,7 +126,7 @@ async def main() -> None:
     try:
         pg.create_databases("bench")
         await asyncio.to_thread(upgrade, "registry", pg.url("bench"))
-        await ensure_topics(broker.bootstrap)
+        await ensure_topics(broker.bootstrap, all_topics())
         ours = await platform(pg.url("bench"), broker.bootstrap, args.events, keys, args.batch)
         raw = await raw_kafka(broker.bootstrap, args.events, keys)
     finally:

@@ -113,10 +113,11 @@ def create_topics(partitions: Annotated[int, typer.Option(help="partitions per t
     """Create every event topic and its dead-letter topic on KAFKA_BOOTSTRAP_SERVERS (existing ones are kept)."""
     import os  # noqa: PLC0415
 
-    from shared.events.kafka import all_topics, ensure_topics  # noqa: PLC0415
+    from shared.contracts.events import all_topics  # noqa: PLC0415
+    from shared.events.kafka import ensure_topics  # noqa: PLC0415
 
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092")
-    asyncio.run(ensure_topics(bootstrap, partitions=partitions))
+    asyncio.run(ensure_topics(bootstrap, all_topics(), partitions=partitions))
     typer.echo(f"topics ready on {bootstrap}: {', '.join(all_topics())}")
 
 

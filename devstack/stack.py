@@ -30,6 +30,7 @@ import httpx
 from devstack.api import ApiError
 from devstack.demo_data import DEMO_HR_CLIENT
 from devstack.embedded import EmbeddedBroker, EmbeddedPostgres, StackError, die_with_parent, port_free
+from shared.contracts.events import all_topics
 from shared.events.kafka import ensure_topics
 from shared.migrate import upgrade
 
@@ -106,7 +107,7 @@ class Stack:
                 self.broker.start()
             env["KAFKA_BOOTSTRAP_SERVERS"] = self.broker.bootstrap
         self.env = env
-        asyncio.run(ensure_topics(env["KAFKA_BOOTSTRAP_SERVERS"],
+        asyncio.run(ensure_topics(env["KAFKA_BOOTSTRAP_SERVERS"], all_topics(),
                                   partitions=int(env.get("KAFKA_TOPIC_PARTITIONS", "4"))))
         for svc in SERVICES:
             try:

@@ -15,7 +15,9 @@ from uuid import UUID
 
 import httpx
 import jwt
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlowPassword, OAuthFlows
+from fastapi.security import OAuth2
 
 from shared.errors import NotPermitted, Unauthorized, Unavailable
 
@@ -148,7 +150,18 @@ class JwksVerifier:
         return principal_from_claims(claims)
 
 
-async def authenticate(request: Request) -> Principal:
+TOKEN_URL = "/auth/token"  # the gateway's token endpoint, as clients see it
+# Declares how to get a token in every service's OpenAPI (the docs' Authorize button, generated clients) and
+# marks each operation that needs one; `authenticate` reads and verifies the header itself.
+OAUTH2 = OAuth2(
+    flows=OAuthFlows(password=OAuthFlowPassword(tokenUrl=TOKEN_URL, refreshUrl=TOKEN_URL),
+                     clientCredentials=OAuthFlowClientCredentials(tokenUrl=TOKEN_URL)),
+    scheme_name="OAuth2", auto_error=False,
+    description="Bearer tokens from the gateway's `/auth/token`: the password grant for people, the "
+                "client-credentials grant for HR systems and services.")
+
+
+async def authenticate(request: Request, _declared: Annotated[str | None, Security(OAUTH2)] = None) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:

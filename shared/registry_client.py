@@ -1,5 +1,7 @@
 """Client of the registry's internal API (/v1/internal/*), used by the projects and subsidy services.
 
+Paths and bodies are the contract in `shared.contracts.registry_internal`, the same models the registry serves.
+
 It calls with the service's own client-credentials token. Every failure to get an answer (refused,
 timeout, 5xx, no token) is a 503 problem for the caller: the registry is the authority on stations,
 employment and people, and no service guesses without it. Transport and token source are injectable,
@@ -12,16 +14,20 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 from uuid import UUID
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from shared.auth import ServiceTokens
+from shared.contracts import registry_internal as contract
 from shared.errors import Unavailable
 from shared.settings import ServiceSettings
 
 log = logging.getLogger("shared.registry_client")
 TokenSource = Callable[[], Awaitable[str]]
+Model = TypeVar("Model", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -78,35 +84,41 @@ class RegistryClient:
             raise Unavailable(f"the registry answered {response.status_code}; try again later", upstream="registry")
         return response
 
-    async def _json(self, method: str, path: str, **kwargs) -> dict | None:
-        """The JSON body, or None for a 404."""
-        response = await self._request(method, path, **kwargs)
+    async def _call(self, method: str, path: str, result: type[Model], body: BaseModel | None = None) -> Model | None:
+        """The answer parsed as the contract's `result`, or None for a 404."""
+        json = body.model_dump(mode="json") if body is not None else None
+        response = await self._request(method, f"{contract.PREFIX}{path}", json=json)
         if response.status_code == 404:
             return None
         if response.status_code != 200:
             raise Unavailable(f"the registry answered {response.status_code}", upstream="registry")
-        return response.json()
+        try:
+            return result.model_validate_json(response.content)
+        except ValidationError as exc:
+            log.warning("registry answered %s %s off contract: %s", method, path, exc)
+            raise Unavailable("the registry answered off contract", upstream="registry") from exc
 
     async def get_station(self, station_id: UUID) -> dict | None:
         """The station, or None when the registry does not know it."""
-        return await self._json("GET", f"/v1/internal/stations/{station_id}")
+        station = await self._call("GET", contract.STATION.format(station_id=station_id), contract.InternalStation)
+        return station.model_dump(mode="json") if station is not None else None
 
     async def employment_check(self, *, station_id: UUID, month: str, worker_ids: list[UUID]) -> EmploymentCheck | None:
         """Who of `worker_ids` is employed at the station in `month`; None when the station is unknown."""
-        body = await self._json("POST", "/v1/internal/employment-check", json={
-            "station_id": str(station_id), "month": month, "worker_ids": [str(w) for w in worker_ids]})
+        body = await self._call("POST", contract.EMPLOYMENT_CHECK, contract.EmploymentCheckResult,
+                                contract.EmploymentCheckRequest(station_id=station_id, month=month,
+                                                                worker_ids=worker_ids))
         if body is None:
             return None
-        return EmploymentCheck(employed=frozenset(UUID(w) for w in body.get("employed", [])),
-                               not_employed=frozenset(UUID(w) for w in body.get("not_employed", [])))
+        return EmploymentCheck(employed=frozenset(body.employed), not_employed=frozenset(body.not_employed))
 
     async def lookup_workers(self, worker_ids: Iterable[UUID], *, chunk: int = 1000) -> dict[str, dict]:
         """{worker id: {name, id_number_masked, phone_masked, station_ids, bank_account}}."""
-        ids = [str(w) for w in dict.fromkeys(worker_ids)]
+        ids = list(dict.fromkeys(worker_ids))
         found: dict[str, dict] = {}
         for start in range(0, len(ids), chunk):
-            body = await self._json("POST", "/v1/internal/workers/lookup",
-                                    json={"worker_ids": ids[start:start + chunk]})
-            for item in (body or {}).get("items", []):
-                found[str(item["id"])] = item
+            body = await self._call("POST", contract.WORKERS_LOOKUP, contract.WorkerLookupResult,
+                                    contract.WorkerLookupRequest(worker_ids=ids[start:start + chunk]))
+            for item in body.items if body is not None else ():
+                found[str(item.id)] = item.model_dump(mode="json")
         return found

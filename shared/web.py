@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from shared.auth import JwksVerifier
 from shared.body_guard import BodyGuardMiddleware
+from shared.contracts.events import TOPICS
 from shared.db import make_engine, make_sessionmaker
 from shared.errors import install_error_handlers, problem
 from shared.events.inbox import Handler, InboxConsumer
@@ -59,7 +60,7 @@ def create_service_app(
             tasks.append(asyncio.create_task(app.state.relay.run(), name="outbox-relay"))
         if handlers and settings.run_consumer:
             app.state.consumer = InboxConsumer(engine=engine, bootstrap=settings.kafka_bootstrap_servers,
-                                               service=settings.service_name, handlers=handlers)
+                                               service=settings.service_name, handlers=handlers, topics=TOPICS)
             tasks.append(asyncio.create_task(app.state.consumer.run(), name="inbox-consumer"))
         try:
             if on_startup is not None:

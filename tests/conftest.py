@@ -9,6 +9,7 @@ import tempfile
 import pytest
 
 from devstack.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
+from shared.contracts.events import all_topics
 from shared.events.kafka import ensure_topics
 from tests.support import DemoStack, TokenMint, launch_stack, read_until, stop_stack
 
@@ -49,7 +50,7 @@ def pg(tmp_path_factory):
 async def broker(tmp_path_factory):
     server = EmbeddedBroker(free_port(), log_path=tmp_path_factory.mktemp("broker") / "tansu.log")
     server.start()
-    await ensure_topics(server.bootstrap)
+    await ensure_topics(server.bootstrap, all_topics())
     yield server
     server.stop()
 

@@ -7,16 +7,20 @@ import logging
 import posixpath
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
+import fastapi_offline
 from fastapi import FastAPI, Request
 from fastapi.middleware import Middleware
-from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from services.gateway.asyncapi import build_asyncapi
 from services.gateway.identity.keys import KeyCipher, KeyRing, LocalVerifier, ensure_active_key
 from services.gateway.identity.router import router as identity_router
 from services.gateway.identity.service import bootstrap
@@ -30,6 +34,8 @@ from shared.metrics import scrape_token_ok
 from shared.web import create_service_app
 
 _REPLACED = {"/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+# Swagger UI and ReDoc as the fastapi-offline package ships them (no CDN: the docs work without internet).
+DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
 
 
 async def _check_upstream(upstream: Upstream) -> str:
@@ -99,9 +105,33 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     async def merged_openapi(request: Request) -> dict:
         return await request.app.state.openapi.get(request.app.openapi(), request.app.state.upstreams)
 
+    @app.get("/asyncapi.json", include_in_schema=False)
+    async def asyncapi() -> dict:
+        """The topics, their messages and the services that send and receive them (AsyncAPI 3.0)."""
+        return asyncapi_document
+
+    asyncapi_document = build_asyncapi(bootstrap=settings.kafka_bootstrap_servers)
+
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="Social-work platform API")
+        # The Authorize button offers the password and client-credentials flows of /auth/token.
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title="Social-work platform API",
+            oauth2_redirect_url="/docs/oauth2-redirect", swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css", swagger_favicon_url="/docs/assets/favicon.png",
+            swagger_ui_parameters={"persistAuthorization": False, "displayOperationId": True})
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    async def docs_oauth2_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(openapi_url="/openapi.json", title="Social-work platform API",
+                              redoc_js_url="/docs/assets/redoc.standalone.js",
+                              redoc_favicon_url="/docs/assets/favicon.png", with_google_fonts=False)
+
+    app.mount("/docs/assets", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
 
     # The proxy routes are matched first: nearly every request is one, and matching is a scan of the routes.
     app.router.routes[:0] = [_lazy_route(name) for name in settings.upstreams()]

@@ -10,6 +10,9 @@ from typing import Any
 from services.gateway.proxy.upstream import Upstream
 
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+# Components every service takes from `shared` (errors, auth): the merged description has one copy of each,
+# under its own name, and every service's references point at it.
+SHARED_COMPONENTS = {"schemas": {"Problem"}, "securitySchemes": {"OAuth2"}}
 
 
 def _rewrite_refs(node: Any, service: str) -> Any:
@@ -18,7 +21,9 @@ def _rewrite_refs(node: Any, service: str) -> Any:
         for key, value in node.items():
             if key == "$ref" and isinstance(value, str) and value.startswith("#/components/"):
                 _, _, section, name = value.split("/", 3)
-                out[key] = f"#/components/{section}/{service}_{name}"
+                if name not in SHARED_COMPONENTS.get(section, ()):
+                    value = f"#/components/{section}/{service}_{name}"
+                out[key] = value
             else:
                 out[key] = _rewrite_refs(value, service)
         return out
@@ -28,7 +33,11 @@ def _rewrite_refs(node: Any, service: str) -> Any:
 
 
 def prefix_spec(service: str, spec: dict) -> tuple[dict, dict]:
-    """Paths under /<service>, component names `<service>_<Name>` (refs rewritten), operationIds prefixed."""
+    """Paths under /<service>, component names `<service>_<Name>` (refs rewritten), operationIds prefixed.
+
+    Shared components keep their names. Schema titles are set to the component's name: client generators name
+    their classes by title, and every service has its own `Approval` or `WorkerRead`.
+    """
     spec = _rewrite_refs(copy.deepcopy(spec), service)
     paths = {}
     for path, item in spec.get("paths", {}).items():
@@ -40,8 +49,16 @@ def prefix_spec(service: str, spec: dict) -> tuple[dict, dict]:
         paths[f"/{service}{path}"] = item
     components: dict[str, dict] = {}
     for section, entries in spec.get("components", {}).items():
-        components[section] = {f"{service}_{name}": value for name, value in entries.items()}
+        shared = SHARED_COMPONENTS.get(section, set())
+        components[section] = {
+            (name if name in shared else f"{service}_{name}"): value for name, value in entries.items()}
     return paths, components
+
+
+def _titled(schemas: dict) -> None:
+    for name, schema in schemas.items():
+        if isinstance(schema, dict) and "$ref" not in schema:
+            schema["title"] = name
 
 
 def merge(own: dict, upstream_specs: dict[str, dict | None]) -> dict:
@@ -57,7 +74,10 @@ def merge(own: dict, upstream_specs: dict[str, dict | None]) -> dict:
         paths, comps = prefix_spec(service, spec)
         merged["paths"].update(paths)
         for section, entries in comps.items():
-            components.setdefault(section, {}).update(entries)
+            target = components.setdefault(section, {})
+            for name, value in entries.items():
+                target.setdefault(name, value)  # a shared component: the first copy (they are the same code)
+    _titled(components.get("schemas", {}))
     if missing:
         merged["info"]["x-unavailable-services"] = missing
     return merged

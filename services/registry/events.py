@@ -1,18 +1,18 @@
-"""The registry's events, built from the shared envelope."""
+"""The registry's events, built from the shared contracts."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date
 
-from shared.events.envelope import (
+from shared.contracts.events import (
     CertificateIssued,
     CertificateRevoked,
-    CloudEvent,
     EventType,
     WorkerRegistrationChanged,
     make_event,
 )
+from shared.events.envelope import CloudEvent
 
 SOURCE = "registry"
 

@@ -1,29 +1,25 @@
-"""CloudEvents 1.0 envelope (JSON structured mode) and the platform's event types and topics."""
+"""CloudEvents 1.0 envelope, sent in the Kafka protocol binding's structured content mode.
+
+The event types, their data and their topics are contracts: `shared.contracts.events`.
+"""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
-from enum import StrEnum
+from datetime import UTC, datetime
 from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
-class EventType(StrEnum):
-    CERTIFICATE_ISSUED = "socialwork.registry.certificate-issued.v1"
-    CERTIFICATE_REVOKED = "socialwork.registry.certificate-revoked.v1"
-    WORKER_REGISTRATION_CHANGED = "socialwork.registry.worker-registration-changed.v1"
-    SERVICE_MONTH = "socialwork.projects.service-month.v1"
+# Structured mode: the whole event is the message value in the JSON event format, and this header says so
+# (a reader that finds no such header must take the message for binary mode).
+STRUCTURED_CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
 
 
-TOPICS: dict[EventType, str] = {
-    EventType.CERTIFICATE_ISSUED: "socialwork.certificate-issued",
-    EventType.CERTIFICATE_REVOKED: "socialwork.certificate-revoked",
-    EventType.WORKER_REGISTRATION_CHANGED: "socialwork.worker-registration-changed",
-    EventType.SERVICE_MONTH: "socialwork.service-month",
-}
+def structured_headers() -> list[tuple[str, bytes]]:
+    """The Kafka headers of a structured-mode message (no ce_* headers: readers take those for binary mode)."""
+    return [("content-type", STRUCTURED_CONTENT_TYPE.encode())]
 
 
 def dlq_topic(topic: str) -> str:
@@ -44,51 +40,3 @@ class CloudEvent(BaseModel):
     datacontenttype: Literal["application/json"] = "application/json"
     partitionkey: str
     data: dict[str, Any]
-
-
-# Event data, as documented in ARCHITECTURE.md; producers build them, consumers parse them.
-class CertificateIssued(BaseModel):
-    certificate_id: UUID
-    worker_id: UUID
-    level: Literal["assistant", "intermediate", "senior"]
-    certificate_no: str
-    obtained_on: date
-
-
-class CertificateRevoked(BaseModel):
-    certificate_id: UUID
-    worker_id: UUID
-    revoked_on: date
-    reason: str
-
-
-class WorkerRegistrationChanged(BaseModel):
-    worker_id: UUID
-    registered_on: date | None
-    division_code: str | None
-
-
-class ServiceMonth(BaseModel):
-    worker_id: UUID
-    station_id: UUID
-    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
-    full_time: bool
-    service_hours: float = Field(ge=0)
-    revision: int = Field(ge=1)
-
-
-EVENT_DATA: dict[EventType, type[BaseModel]] = {
-    EventType.CERTIFICATE_ISSUED: CertificateIssued,
-    EventType.CERTIFICATE_REVOKED: CertificateRevoked,
-    EventType.WORKER_REGISTRATION_CHANGED: WorkerRegistrationChanged,
-    EventType.SERVICE_MONTH: ServiceMonth,
-}
-
-
-def make_event(event_type: EventType, data: BaseModel, *, source: str) -> CloudEvent:
-    expected = EVENT_DATA[event_type]
-    if not isinstance(data, expected):
-        raise TypeError(f"{event_type} carries {expected.__name__}, not {type(data).__name__}")
-    worker_id = str(data.worker_id)
-    return CloudEvent(source=source, type=event_type.value, subject=f"worker/{worker_id}",
-                      partitionkey=worker_id, data=data.model_dump(mode="json"))

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from aiokafka import TopicPartition
 from sqlalchemy import exc as sa_exc
@@ -22,12 +22,18 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared.db import make_sessionmaker
-from shared.events.envelope import TOPICS, CloudEvent, EventType, dlq_topic
+from shared.events.envelope import CloudEvent, dlq_topic
 from shared.events.kafka import make_consumer, make_producer
 from shared.events.tables import DEAD_LETTERS, INBOX
 
 log = logging.getLogger("shared.inbox")
 Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
+
+
+def _content_type(record) -> list[tuple[str, bytes]]:
+    """The record's content-type header, carried along when it is dead-lettered or redriven (the payload is
+    forwarded as it came, so it keeps its content mode)."""
+    return [(k, v) for k, v in (record.headers or ()) if k.lower() == "content-type"]
 
 
 class InfrastructureError(Exception):
@@ -45,14 +51,18 @@ def _is_infrastructure(exc: BaseException) -> bool:
 
 class InboxConsumer:
     def __init__(self, *, engine: AsyncEngine, bootstrap: str, service: str, handlers: dict[str, Handler],
-                 group_id: str | None = None, max_attempts: int = 3):
+                 topics: Mapping[str, str], group_id: str | None = None, max_attempts: int = 3):
+        """`handlers` by event type; `topics` maps event types to topics (it subscribes to its handlers' topics)."""
+        unknown = sorted(set(handlers) - set(topics))
+        if unknown:
+            raise ValueError(f"no topic for event types {unknown}")
         self.sessionmaker = make_sessionmaker(engine)
         self.bootstrap = bootstrap
         self.service = service
         self.handlers = handlers
         self.group_id = group_id or service
         self.max_attempts = max_attempts
-        self.topics = sorted({TOPICS[EventType(t)] for t in handlers})
+        self.topics = sorted({topics[t] for t in handlers})
         self.processed = 0
         self.duplicates = 0
         self.dead_lettered = 0
@@ -227,7 +237,7 @@ class InboxConsumer:
                 self._producer = None
                 raise InfrastructureError(repr(start_exc)) from start_exc
         headers = [
-            ("dlq_error", error.encode()), ("dlq_attempts", str(attempts).encode()),
+            *_content_type(record), ("dlq_error", error.encode()), ("dlq_attempts", str(attempts).encode()),
             ("dlq_original_topic", record.topic.encode()), ("dlq_original_partition", str(record.partition).encode()),
             ("dlq_original_offset", str(record.offset).encode()), ("dlq_consumer_group", self.group_id.encode()),
         ]
@@ -270,7 +280,7 @@ async def redrive_dlq(*, bootstrap: str, topic: str, group_id: str) -> int:
                     if headers.get("dlq_consumer_group", b"").decode() == group_id:
                         original = headers.get("dlq_original_topic", topic.encode()).decode()
                         await producer.send_and_wait(original, value=record.value, key=record.key,
-                                                     headers=[("dlq_redriven", b"1")])
+                                                     headers=[*_content_type(record), ("dlq_redriven", b"1")])
                         count += 1
                 done = min(records[-1].offset + 1, end[tp])
                 await consumer.commit({tp: done})

@@ -9,8 +9,6 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from shared.events.envelope import TOPICS, dlq_topic
-
 log = logging.getLogger("shared.kafka")
 
 
@@ -33,15 +31,11 @@ def make_consumer(bootstrap: str, *topics: str, group_id: str | None, client_id:
     )
 
 
-def all_topics() -> list[str]:
-    topics = list(TOPICS.values())
-    return topics + [dlq_topic(t) for t in topics]
+async def ensure_topics(bootstrap: str, topics: list[str], *, partitions: int = 4, timeout: float = 30.0) -> None:
+    """Create the topics that are missing (the embedded broker forgets them when it restarts).
 
-
-async def ensure_topics(bootstrap: str, topics: list[str] | None = None, *, partitions: int = 4,
-                        timeout: float = 30.0) -> None:
-    """Create the topics that are missing (the embedded broker forgets them when it restarts)."""
-    topics = topics or all_topics()
+    The platform's topics are `shared.contracts.events.all_topics()`.
+    """
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5_000)

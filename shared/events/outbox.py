@@ -15,7 +15,7 @@ import contextlib
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,7 +24,7 @@ from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared.db import make_sessionmaker
-from shared.events.envelope import TOPICS, CloudEvent, EventType
+from shared.events.envelope import CloudEvent, structured_headers
 from shared.events.kafka import make_producer
 from shared.events.tables import OUTBOX
 
@@ -33,20 +33,26 @@ NOTIFY_CHANNEL = "outbox"
 RELAY_LOCK_ID = 0x50C1A1  # one active relay per service database
 
 
-def _row(event: CloudEvent) -> dict:
+def _row(event: CloudEvent, topics: Mapping[str, str]) -> dict:
+    topic = topics.get(event.type)
+    if topic is None:
+        raise ValueError(f"no topic for event type {event.type!r}")
     return {
-        "event_id": event.id, "event_type": event.type, "topic": TOPICS[EventType(event.type)],
+        "event_id": event.id, "event_type": event.type, "topic": topic,
         "key": event.partitionkey, "payload": event.model_dump(mode="json"),
     }
 
 
-async def enqueue(session: AsyncSession, *events: CloudEvent) -> None:
-    """Write events in the caller's transaction; they are published only if it commits."""
-    await enqueue_many(session, events)
+async def enqueue(session: AsyncSession, *events: CloudEvent, topics: Mapping[str, str]) -> None:
+    """Write events in the caller's transaction; they are published only if it commits.
+
+    `topics` maps each event type to its topic (the platform's map is `shared.contracts.events.TOPICS`).
+    """
+    await enqueue_many(session, events, topics=topics)
 
 
-async def enqueue_many(session: AsyncSession, events: Iterable[CloudEvent]) -> None:
-    rows = [_row(e) for e in events]
+async def enqueue_many(session: AsyncSession, events: Iterable[CloudEvent], *, topics: Mapping[str, str]) -> None:
+    rows = [_row(e, topics) for e in events]
     if not rows:
         return
     await session.execute(insert(OUTBOX), rows)
@@ -144,7 +150,7 @@ class OutboxRelay:
             for row in key_rows:
                 try:
                     value = json.dumps(row.payload, ensure_ascii=False).encode()
-                    headers = [("ce_id", str(row.event_id).encode()), ("ce_type", row.payload["type"].encode())]
+                    headers = structured_headers()
                     # Never wait forever on a broker that went away mid-request: a timeout is an outage.
                     async with asyncio.timeout(self.send_timeout):
                         delivery = await producer.send(row.topic, value=value, key=row.key.encode(),

@@ -64,7 +64,8 @@ def test_the_merged_description_documents_errors_as_problems(stack):
     operation = spec["paths"]["/registry/v1/workers/{worker_id}"]["get"]
     for status in ("422", "default"):
         assert list(operation["responses"][status]["content"]) == ["application/problem+json"]
-    assert "registry_Problem" in spec["components"]["schemas"]
+    assert "Problem" in spec["components"]["schemas"]  # one for every service
+    assert not any(name.endswith("_Problem") for name in spec["components"]["schemas"])
     assert not any(name.endswith("HTTPValidationError") for name in spec["components"]["schemas"])
     export = spec["paths"]["/subsidy/v1/disbursements/{disbursement_id}/export"]["get"]["responses"]["200"]
     assert "text/csv" in export["content"]

@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from devstack.embedded import free_port
 from services.projects.app import create_app
-from shared.events.envelope import TOPICS, EventType
+from shared.contracts.events import TOPICS, EventType
 from shared.registry_client import RegistryClient
 from tests.projects.helpers import next_month, read_topic, this_month
 from tests.support import assert_problem, running_app

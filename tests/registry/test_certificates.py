@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from shared.events.envelope import TOPICS, EventType
+from shared.contracts.events import TOPICS, EventType
 from tests.support import assert_problem, eventually
 
 

@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import text
 
 from devstack.embedded import EmbeddedBroker, EmbeddedPostgres, die_with_parent, free_port
+from shared.contracts.events import all_topics
 from shared.db import make_engine
-from shared.events.kafka import all_topics
 from tests.support import ROOT
 
 SERVICE_APPS = {

@@ -16,8 +16,8 @@ import uuid
 from sqlalchemy import text
 
 from services.subsidy.eligibility.rules import month_idx, month_str
+from shared.contracts.events import TOPICS, EventType, ServiceMonth, make_event
 from shared.db import make_engine, make_sessionmaker
-from shared.events.envelope import EventType, ServiceMonth, make_event
 from shared.events.outbox import enqueue_many, replay_outbox
 from tests.reliability.conftest import restart_broker, scalar
 from tests.support import eventually, fresh_database
@@ -57,7 +57,7 @@ async def test_broker_restarts_lose_nothing_after_replay_and_double_nothing(pg, 
 
     async def write(chunk) -> None:
         async with sessions() as session, session.begin():  # a business transaction of its own
-            await enqueue_many(session, chunk)
+            await enqueue_many(session, chunk, topics=TOPICS)
 
     async def write_during(spread_over: float) -> None:
         for chunk in during:

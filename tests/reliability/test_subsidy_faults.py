@@ -23,8 +23,8 @@ import pytest
 from devstack.embedded import EmbeddedBroker, free_port
 from services.subsidy.eligibility.rules import month_idx, month_str
 from services.subsidy.facts.handlers import HANDLERS
+from shared.contracts.events import TOPICS, EventType, all_topics
 from shared.db import make_engine
-from shared.events.envelope import TOPICS, EventType
 from shared.events.inbox import InboxConsumer
 from shared.events.kafka import ensure_topics, make_producer
 from tests.reliability.conftest import ServiceProcess, rows, scalar
@@ -99,7 +99,7 @@ async def world(pg, mint, tmp_path_factory):
     log_dir = tmp_path_factory.mktemp("subsidy-faults")
     broker = EmbeddedBroker(free_port(), log_path=log_dir / "tansu.log")
     broker.start()
-    await ensure_topics(broker.bootstrap)
+    await ensure_topics(broker.bootstrap, all_topics())
     url = await fresh_database(pg, "subsidy")
     service = ServiceProcess("subsidy", database_url=url, bootstrap=broker.bootstrap, jwks_json=mint.jwks_json,
                              log_dir=log_dir)
@@ -243,6 +243,7 @@ async def test_topic_redelivered_from_offset_zero_changes_no_amount(world, mint)
 
     engine = make_engine(world.url, pool_size=2)
     consumer = InboxConsumer(engine=engine, bootstrap=world.broker.bootstrap, service="subsidy", handlers=HANDLERS,
+                             topics=TOPICS,
                              group_id=f"subsidy-redelivery-{uuid.uuid4().hex[:6]}")
     task = asyncio.create_task(consumer.run())
     try:

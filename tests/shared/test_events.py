@@ -9,11 +9,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from cloudevents.core.bindings import kafka
+from cloudevents.core.formats.json import JSONFormat
 from sqlalchemy import text
 
 from devstack.embedded import EmbeddedBroker, free_port
+from shared.contracts.events import EVENT_DATA, TOPICS, EventType, ServiceMonth, all_topics, make_event
 from shared.db import make_engine, make_sessionmaker
-from shared.events.envelope import TOPICS, EventType, ServiceMonth, dlq_topic, make_event
+from shared.events.envelope import STRUCTURED_CONTENT_TYPE, dlq_topic
 from shared.events.inbox import InboxConsumer
 from shared.events.kafka import ensure_topics, make_producer
 from shared.events.outbox import BrokerUnavailable, OutboxRelay, enqueue, outbox_status, replay_outbox
@@ -48,7 +51,7 @@ async def db(pg):
 
 async def write_events(engine, events) -> None:
     async with make_sessionmaker(engine)() as session, session.begin():
-        await enqueue(session, *events)
+        await enqueue(session, *events, topics=TOPICS)
 
 
 async def read_topic(bootstrap: str, topic: str, *, want: int, timeout: float = 20.0) -> list:
@@ -85,7 +88,7 @@ async def test_rolled_back_transaction_emits_nothing(db, broker):
     worker = uuid.uuid4()
     async with make_sessionmaker(db)() as session:
         async with session.begin():
-            await enqueue(session, service_month(worker, 1))
+            await enqueue(session, service_month(worker, 1), topics=TOPICS)
             await session.rollback()
     async with make_sessionmaker(db)() as session:
         assert (await outbox_status(session)).pending == 0
@@ -106,14 +109,16 @@ async def test_events_for_one_key_arrive_in_order(db, broker):
         assert seqs == list(range(1, 41))
     first = json.loads(records[0].value)
     assert first["specversion"] == "1.0" and first["type"] == EventType.SERVICE_MONTH.value
-    assert dict(records[0].headers)["ce_id"].decode() == first["id"]
+    # Structured content mode of the Kafka binding: the content-type header says so, and no ce_* header
+    # (readers take ce_* headers for binary mode).
+    assert dict(records[0].headers) == {"content-type": b"application/cloudevents+json; charset=utf-8"}
 
 
 @pytest.fixture(scope="module")
 async def consumer(db, broker):
     inbox = InboxConsumer(engine=db, bootstrap=broker.bootstrap, service="test",
                           group_id=f"test-{uuid.uuid4().hex[:6]}",
-                          handlers={EventType.SERVICE_MONTH.value: record_effect})
+                          handlers={EventType.SERVICE_MONTH.value: record_effect}, topics=TOPICS)
     task = asyncio.create_task(inbox.run())
     await asyncio.wait_for(inbox.assigned.wait(), 60)
     yield inbox
@@ -167,6 +172,9 @@ async def test_poison_message_goes_to_dlq_and_consumer_keeps_going(db, broker, c
     assert len(mine) == 2
     headers = dict(mine[0].headers)
     assert b"poison" in headers["dlq_error"] and headers["dlq_original_topic"] == TOPIC.encode()
+    # A dead letter keeps its content mode: the relayed event's content-type, none for the garbage.
+    assert headers["content-type"] == STRUCTURED_CONTENT_TYPE.encode()
+    assert "content-type" not in dict(mine[1].headers)
     async with db.connect() as conn:
         recorded = (await conn.execute(text("SELECT count(*) FROM dead_letters WHERE payload LIKE :p OR "
                                             "event_id = :e"), {"p": "{not json%", "e": poison.id})).scalar()
@@ -198,11 +206,11 @@ async def test_broker_outage_loses_nothing_and_doubles_nothing(pg, tmp_path):
                                 "worker_id uuid NOT NULL, seq int NOT NULL)"))
     broker = EmbeddedBroker(free_port())
     broker.start()
-    await ensure_topics(broker.bootstrap)
+    await ensure_topics(broker.bootstrap, all_topics())
     relay = OutboxRelay(engine=engine, bootstrap=broker.bootstrap, service="test", poll_interval=0.2,
                         base_backoff=0.1)
     inbox = InboxConsumer(engine=engine, bootstrap=broker.bootstrap, service="test", group_id="outage",
-                          handlers={EventType.SERVICE_MONTH.value: record_effect})
+                          handlers={EventType.SERVICE_MONTH.value: record_effect}, topics=TOPICS)
     tasks = [asyncio.create_task(relay.run()), asyncio.create_task(inbox.run())]
     workers = [uuid.uuid4() for _ in range(10)]
     try:
@@ -217,7 +225,7 @@ async def test_broker_outage_loses_nothing_and_doubles_nothing(pg, tmp_path):
             assert (await outbox_status(session)).pending == 30
 
         broker.start()
-        await ensure_topics(broker.bootstrap)
+        await ensure_topics(broker.bootstrap, all_topics())
         rows = await eventually(lambda: _at_least(effects(engine, workers), 40), timeout=120)
         await asyncio.sleep(2.0)  # let any redelivery land before counting
         rows = await effects(engine, workers)
@@ -269,3 +277,38 @@ async def _dead_for(engine, worker) -> bool:
     async with engine.connect() as conn:
         return bool((await conn.execute(text("SELECT count(*) FROM dead_letters WHERE payload = :p"),
                                         {"p": "{still not json"})).scalar())
+
+
+async def test_cloudevents_sdk_reads_every_relayed_message_in_structured_mode(db, broker):
+    """The Kafka protocol binding, checked by the CloudEvents SDK itself on what the relay really sent."""
+    worker = uuid.uuid4()
+    sent = [make_event(t, EVENT_DATA[t].model_validate(SAMPLE_DATA[t] | {"worker_id": worker}), source="test")
+            for t in EventType]
+    await write_events(db, sent)
+    await OutboxRelay(engine=db, bootstrap=broker.bootstrap, service="test").drain()
+    for event in sent:
+        records = [r for r in await read_topic(broker.bootstrap, TOPICS[event.type], want=10_000, timeout=3)
+                   if r.key == str(worker).encode()]
+        assert len(records) == 1, event.type
+        headers = dict(records[0].headers)
+        assert headers["content-type"].decode().startswith("application/cloudevents+json")
+        message = kafka.KafkaMessage(headers=headers, key=records[0].key, value=records[0].value)
+        for read in (kafka.from_structured(message, JSONFormat()), kafka.from_kafka_event(message)):
+            attributes = read.get_attributes()
+            assert attributes["specversion"] == "1.0" and attributes["id"] == str(event.id)
+            assert attributes["source"] == "test" and attributes["type"] == event.type
+            assert attributes["subject"] == f"worker/{worker}" and attributes["partitionkey"] == str(worker)
+            assert attributes["datacontenttype"] == "application/json" and attributes["time"] == event.time
+            assert read.get_data() == event.data == EVENT_DATA[EventType(event.type)].model_validate(
+                read.get_data()).model_dump(mode="json")
+
+
+SAMPLE_DATA = {
+    EventType.CERTIFICATE_ISSUED: {"certificate_id": str(uuid.uuid4()), "level": "assistant",
+                                   "certificate_no": "2026094011", "obtained_on": "2026-11-20"},
+    EventType.CERTIFICATE_REVOKED: {"certificate_id": str(uuid.uuid4()), "revoked_on": "2026-11-21",
+                                    "reason": "issued in error"},
+    EventType.WORKER_REGISTRATION_CHANGED: {"registered_on": "2023-03-01", "division_code": "150624"},
+    EventType.SERVICE_MONTH: {"station_id": str(uuid.uuid4()), "month": "2026-11", "full_time": True,
+                              "service_hours": 160, "revision": 1},
+}

@@ -14,17 +14,17 @@ from services.subsidy.app import create_app
 from services.subsidy.eligibility.rules import month_idx, month_str
 from services.subsidy.facts.handlers import HANDLERS
 from services.subsidy.settings import SubsidySettings
-from shared.db import make_sessionmaker
-from shared.events.envelope import (
+from shared.contracts.events import (
     TOPICS,
     CertificateIssued,
     CertificateRevoked,
-    CloudEvent,
     EventType,
     ServiceMonth,
     WorkerRegistrationChanged,
     make_event,
 )
+from shared.db import make_sessionmaker
+from shared.events.envelope import CloudEvent
 from shared.events.inbox import InboxConsumer
 from tests.support import fresh_database, running_app
 
@@ -49,7 +49,7 @@ class Events:
     def __init__(self, app):
         self.app = app
         self.inbox = InboxConsumer(engine=app.state.engine, bootstrap="127.0.0.1:1", service="subsidy",
-                                   handlers=HANDLERS)
+                                   handlers=HANDLERS, topics=TOPICS)
 
     async def deliver(self, *events: CloudEvent) -> None:
         async with make_sessionmaker(self.app.state.engine)() as session, session.begin():

@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from services.subsidy.app import create_app
 from services.subsidy.settings import SubsidySettings
-from shared.events.envelope import TOPICS, EventType
+from shared.contracts.events import TOPICS, EventType
 from shared.events.kafka import make_producer
 from tests.subsidy.conftest import POLICY, Events
 from tests.support import eventually, fresh_database, running_app

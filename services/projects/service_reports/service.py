@@ -16,8 +16,8 @@ from services.projects.common import Clock, ensure_station_writable
 from services.projects.service_reports.models import ServiceReport, ServiceReportEntry
 from services.projects.service_reports.schemas import EntryIn, ReportCreate
 from shared.auth import Principal, Role
+from shared.contracts.events import TOPICS, EventType, ServiceMonth, make_event
 from shared.errors import Conflict, Invalid, NotFound, NotPermitted
-from shared.events.envelope import EventType, ServiceMonth, make_event
 from shared.events.outbox import enqueue_many
 from shared.pagination import PageParams, paginate
 from shared.registry_client import RegistryClient
@@ -138,7 +138,7 @@ async def confirm(*, session: AsyncSession, principal: Principal, clock: Clock, 
     if target == "awaiting_bureau":
         return report
     entries = (await entries_of(session, [report_id]))[report_id]
-    await enqueue_many(session, [_event(report, e) for e in entries])
+    await enqueue_many(session, [_event(report, e) for e in entries], topics=TOPICS)
     return report
 
 
@@ -176,7 +176,7 @@ async def amend(*, session: AsyncSession, principal: Principal, registry: Regist
         report.amended_at = func.now()
         await session.flush()
         await session.refresh(report)
-        await enqueue_many(session, [_event(report, e) for e in changed])
+        await enqueue_many(session, [_event(report, e) for e in changed], topics=TOPICS)
     return report, [e.worker_id for e in changed]
 
 

@@ -14,6 +14,7 @@ from services.registry.events import certificate_issued, certificate_revoked
 from services.registry.settings import RegistrySettings
 from services.registry.workers import repository as workers
 from shared.auth import Principal, Role
+from shared.contracts.events import TOPICS
 from shared.errors import Conflict, Invalid, NotFound, NotPermitted
 from shared.events.outbox import enqueue
 
@@ -65,7 +66,7 @@ async def issue(*, session: AsyncSession, principal: Principal, settings: Regist
     session.add(cert)
     await session.flush()
     if cert.verification == "verified":
-        await enqueue(session, issued_event(cert))
+        await enqueue(session, issued_event(cert), topics=TOPICS)
     await session.refresh(cert)
     return cert
 
@@ -99,7 +100,7 @@ async def decide_claim(*, session: AsyncSession, principal: Principal, worker_id
         raise Conflict(f"the certificate is not a claim any more ({cert.verification})", field="certificate_id")
     await session.refresh(cert)
     if verify:
-        await enqueue(session, issued_event(cert))
+        await enqueue(session, issued_event(cert), topics=TOPICS)
     return cert
 
 
@@ -127,6 +128,7 @@ async def revoke(*, session: AsyncSession, principal: Principal, worker_id: uuid
         raise Conflict("the certificate is already revoked" if cert.status == "revoked" else
                        "only a verified certificate is revoked (a claim is rejected)", field="certificate_id")
     await enqueue(session, certificate_revoked(certificate_id=cert.id, worker_id=worker_id,
-                                               revoked_on=data.revoked_on, reason=data.reason))
+                                               revoked_on=data.revoked_on, reason=data.reason),
+                  topics=TOPICS)
     await session.refresh(cert)
     return cert

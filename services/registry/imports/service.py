@@ -43,6 +43,7 @@ from services.registry.imports.parsing import SCIENTIFIC_RE, RawRows
 from services.registry.settings import RegistrySettings
 from services.registry.stations.models import Station
 from shared.auth import Principal, Role
+from shared.contracts.events import TOPICS
 from shared.errors import Conflict
 from shared.events.outbox import NOTIFY_CHANNEL
 from shared.events.outbox import _row as outbox_row  # noqa: PLC2701  (the outbox's own row builder)
@@ -351,7 +352,7 @@ async def _enqueue_copied(session: AsyncSession, events: list) -> None:
     relay is woken as `enqueue_many` wakes it."""
     if not events:
         return
-    rows = [outbox_row(e) for e in events]
+    rows = [outbox_row(e, TOPICS) for e in events]
     connection = await (await session.connection()).get_raw_connection()
     await connection.driver_connection.copy_records_to_table("outbox", columns=_OUTBOX_COLUMNS, records=[
         (r["event_id"], r["event_type"], r["topic"], r["key"], json.dumps(r["payload"], ensure_ascii=False))

@@ -36,17 +36,6 @@ class StationRead(BaseModel):
     created_at: datetime
 
 
-class InternalStationRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
-    name: str
-    kind: str
-    parent_id: uuid.UUID | None
-    division_code: str
-    star_rating: int | None
-
-
 class OrganizationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

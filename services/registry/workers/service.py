@@ -21,6 +21,7 @@ from services.registry.workers.schemas import (
     WorkerUpdate,
 )
 from shared.auth import Principal, Role
+from shared.contracts.events import TOPICS
 from shared.errors import Conflict, Invalid, NotPermitted
 from shared.events.outbox import enqueue
 from shared.validators import birth_date_from_id_number, gender_from_id_number, mask_id_number, mask_phone
@@ -100,7 +101,7 @@ async def register(*, session: AsyncSession, principal: Principal, worker_id: uu
     worker.registered_on = data.registered_on
     worker.registration_division_code = data.division_code
     worker.updated_at = func.now()
-    await enqueue(session, registration_changed(worker.id, data.registered_on, data.division_code))
+    await enqueue(session, registration_changed(worker.id, data.registered_on, data.division_code), topics=TOPICS)
     await session.flush()
     await session.refresh(worker)
     return worker

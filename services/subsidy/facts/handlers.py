@@ -18,14 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.subsidy.eligibility import rules
 from services.subsidy.facts.models import CertificateFact, FactChange, RegistrationFact, ServiceMonthFact
-from shared.events.envelope import (
+from shared.contracts.events import (
     CertificateIssued,
     CertificateRevoked,
-    CloudEvent,
     EventType,
     ServiceMonth,
     WorkerRegistrationChanged,
 )
+from shared.events.envelope import CloudEvent
 
 
 async def note_change(session: AsyncSession, *, worker_id: uuid.UUID, from_idx: int) -> None:
