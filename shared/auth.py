@@ -17,6 +17,7 @@ import httpx
 import jwt
 from fastapi import Depends, Request
 
+from shared import audit
 from shared.errors import NotPermitted, Unauthorized, Unavailable
 
 
@@ -153,7 +154,9 @@ async def authenticate(request: Request) -> Principal:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("send a bearer token", headers={"WWW-Authenticate": "Bearer"})
-    return await request.app.state.verifier.verify(token.strip())
+    principal = await request.app.state.verifier.verify(token.strip())
+    audit.bind_request(principal, request)  # the audit trail records who wrote in this request
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
