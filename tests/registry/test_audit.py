@@ -195,3 +195,20 @@ async def test_the_database_refuses_to_change_or_purge_young_rows(chain):
     result = await asyncio.to_thread(CliRunner().invoke, cli.app, ["purge-audit", "registry"],
                                      env={"REGISTRY_DATABASE_URL": chain.database_url})
     assert result.exit_code == 0 and "0 audit rows purged" in result.output, result.output
+
+
+async def test_concurrent_writers_make_one_unbroken_chain(app_client, mint):
+    headers = mint.headers("bureau_admin")
+    before = len(await rows(app_client.database_url))
+
+    async def create(n: int) -> int:
+        response = await app_client.post("/v1/stations", headers=headers, json={
+            "name": f"并发站{n}-{uuid.uuid4().hex[:6]}", "kind": "township", "division_code": "150624100"})
+        return response.status_code
+
+    assert set(await asyncio.gather(*(create(n) for n in range(30)))) == {201}
+    trail = await rows(app_client.database_url)
+    assert len(trail) == before + 30
+    assert [r["seq"] for r in trail] == list(range(trail[0]["seq"], trail[0]["seq"] + len(trail)))
+    verdict = (await app_client.get("/v1/audit/verify", headers=mint.headers("auditor"))).json()
+    assert verdict["ok"] and verdict["rows"] == len(trail), verdict
