@@ -45,12 +45,15 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _context: ContextVar[dict[str, Any] | None] = ContextVar("audit_context", default=None)
 
 
+_SEALED = text("seq IS NOT NULL")
+
+
 def audit_tables(metadata: MetaData) -> tuple[Table, Table]:
     """Add audit_log and audit_anchor to a service's metadata (one trail per service database)."""
     log = Table(
         "audit_log", metadata,
         Column("id", BigInteger, primary_key=True, autoincrement=True),  # insertion order, not chain order
-        Column("seq", BigInteger, unique=True),  # chain order, given when the transaction commits
+        Column("seq", BigInteger),  # chain order, given when the transaction commits
         Column("at", DateTime(timezone=True)),  # when it was sealed (commit time)
         Column("actor", Text, nullable=False),
         Column("roles", Text),
@@ -65,11 +68,14 @@ def audit_tables(metadata: MetaData) -> tuple[Table, Table]:
         Column("before", JSONB),
         Column("after", JSONB),
         Column("purpose", Text),
-        Column("prev_hash", Text, unique=True),  # a fork (two rows after one) cannot commit
+        Column("prev_hash", Text),
         Column("hash", Text),
-        Index("ix_audit_log_worker_id_seq", "worker_id", "seq"),
-        Index("ix_audit_log_actor_seq", "actor", "seq"),
-        Index("ix_audit_log_at", "at"),
+        # Indexes cover sealed rows only: a row is indexed once, when it is sealed, not also when written.
+        Index("uq_audit_log_seq", "seq", unique=True, postgresql_where=_SEALED),
+        Index("uq_audit_log_prev_hash", "prev_hash", unique=True, postgresql_where=_SEALED),  # no forks
+        Index("ix_audit_log_worker_id_seq", "worker_id", "seq", postgresql_where=_SEALED),
+        Index("ix_audit_log_actor_seq", "actor", "seq", postgresql_where=_SEALED),
+        Index("ix_audit_log_at", "at", postgresql_where=_SEALED),
         Index("ix_audit_log_unsealed", "id", postgresql_where=text("hash IS NULL")),
     )
     anchor = Table(

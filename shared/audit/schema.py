@@ -23,6 +23,16 @@ RENDERED = (
 )
 
 
+# The entity key of a row `{j}` (jsonb), and the columns kept from it; written inline (no function call per
+# row): `keys`, `cols`, `drop_cols` and `digest` are the capture function's variables.
+_KEY = ("CASE WHEN cardinality(keys) = 1 THEN {j} ->> keys[1] "
+        "ELSE array_to_string(ARRAY(SELECT {j} ->> k FROM unnest(keys) AS k), '/') END")
+_PICK = ("CASE WHEN digest IS NULL THEN {j} - drop_cols ELSE ({j} - drop_cols) || (SELECT jsonb_object_agg(c, "
+         "CASE WHEN {j} ->> c IS NULL THEN 'null'::jsonb "
+         "ELSE to_jsonb('sha256:' || encode(sha256(decode(substr({j} ->> c, 3), 'hex')), 'hex')) END) "
+         "FROM unnest(digest) AS c) END")
+
+
 def canonical_sql(row: str) -> str:
     return " || ".join(f"audit_field({expr.format(r=row)})" for expr in RENDERED)
 
@@ -31,52 +41,69 @@ FUNCTIONS = f"""
 CREATE FUNCTION audit_field(v text) RETURNS text LANGUAGE sql IMMUTABLE AS
 $$ SELECT CASE WHEN v IS NULL THEN '-' ELSE length(v)::text || ':' || v END $$;
 
--- The columns of a changed row that the trail keeps; a name starting with '#' is kept as the sha256 of its
--- bytes (encrypted values: the trail shows that they changed, never what they hold).
-CREATE FUNCTION audit_pick(r jsonb, cols text[]) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
-  SELECT CASE WHEN r IS NULL THEN NULL ELSE coalesce(jsonb_object_agg(k, CASE
-      WHEN d AND r->>k IS NOT NULL THEN to_jsonb('sha256:' || encode(sha256(decode(substr(r->>k, 3), 'hex')), 'hex'))
-      ELSE r->k END), '{{}}'::jsonb) END
-  FROM (SELECT ltrim(c, '#') AS k, left(c, 1) = '#' AS d FROM unnest(cols) AS c) AS picked
-$$;
-
--- AFTER INSERT/UPDATE/DELETE on a business table. Arguments: the key columns (comma-separated), the worker
--- column ('' if none), then the columns whose before/after are kept.
+-- Statement-level AFTER INSERT / UPDATE / DELETE on a business table, over its transition tables (one
+-- set-based INSERT per statement, so a 10,000-row upsert or COPY costs one statement, not 10,000 calls).
+-- Arguments: the key columns (comma-separated), the worker column ('' if none), then the columns whose
+-- before/after the trail keeps; a name starting with '#' is kept as the sha256 of its bytes (encrypted
+-- values: the trail shows that they changed, never what they hold). An update keeps what changed.
 CREATE FUNCTION audit_capture() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   ctx jsonb := nullif(current_setting('socialwork.audit', true), '')::jsonb;
-  old_row jsonb := CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END;
-  new_row jsonb := CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END;
-  any_row jsonb := coalesce(new_row, old_row);
+  actor text := coalesce(ctx ->> 'actor', 'db:' || session_user);
+  keys text[] := string_to_array(TG_ARGV[0], ',');
+  wcol text := nullif(TG_ARGV[1], '');
   cols text[] := TG_ARGV[2:TG_NARGS - 1];
-  before_ jsonb := audit_pick(old_row, cols);
-  after_ jsonb := audit_pick(new_row, cols);
-  b jsonb;
-  a jsonb;
+  digest text[] := ARRAY(SELECT substr(c, 2) FROM unnest(cols) AS c WHERE left(c, 1) = '#');
+  drop_cols text[] := ARRAY(SELECT a.attname::text FROM pg_attribute AS a WHERE a.attrelid = TG_RELID
+                            AND a.attnum > 0 AND NOT a.attisdropped AND a.attname::text <> ALL (cols));
 BEGIN
-  IF TG_OP = 'UPDATE' THEN  -- only what changed
-    SELECT coalesce(jsonb_object_agg(key, before_ -> key), '{{}}'), coalesce(jsonb_object_agg(key, value), '{{}}')
-      INTO b, a FROM jsonb_each(after_) WHERE before_ -> key IS DISTINCT FROM value;
-    before_ := b;
-    after_ := a;
+  IF cardinality(digest) > 0 THEN
+    drop_cols := drop_cols || digest;
+  ELSE
+    digest := NULL;
   END IF;
-  INSERT INTO audit_log (actor, roles, client_id, request_id, method, path, action, entity, entity_id,
-                         worker_id, before, after)
-  VALUES (coalesce(ctx ->> 'actor', 'db:' || session_user), ctx ->> 'roles', ctx ->> 'client_id',
-          ctx ->> 'request_id', ctx ->> 'method', ctx ->> 'path', lower(TG_OP), TG_TABLE_NAME,
-          (SELECT string_agg(any_row ->> k, '/') FROM unnest(string_to_array(TG_ARGV[0], ',')) AS k),
-          (any_row ->> nullif(TG_ARGV[1], ''))::uuid, before_, after_);
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO audit_log (actor, roles, client_id, request_id, method, path, action, entity, entity_id,
+                           worker_id, before, after)
+    SELECT actor, ctx ->> 'roles', ctx ->> 'client_id', ctx ->> 'request_id', ctx ->> 'method', ctx ->> 'path',
+           'insert', TG_TABLE_NAME, {_KEY.format(j='j')}, (j ->> wcol)::uuid, NULL, {_PICK.format(j='j')}
+    FROM (SELECT to_jsonb(n) AS j FROM new_rows AS n) AS s;
+  ELSIF TG_OP = 'DELETE' THEN
+    INSERT INTO audit_log (actor, roles, client_id, request_id, method, path, action, entity, entity_id,
+                           worker_id, before, after)
+    SELECT actor, ctx ->> 'roles', ctx ->> 'client_id', ctx ->> 'request_id', ctx ->> 'method', ctx ->> 'path',
+           'delete', TG_TABLE_NAME, {_KEY.format(j='j')}, (j ->> wcol)::uuid, {_PICK.format(j='j')}, NULL
+    FROM (SELECT to_jsonb(o) AS j FROM old_rows AS o) AS s;
+  ELSE
+    INSERT INTO audit_log (actor, roles, client_id, request_id, method, path, action, entity, entity_id,
+                           worker_id, before, after)
+    SELECT actor, ctx ->> 'roles', ctx ->> 'client_id', ctx ->> 'request_id', ctx ->> 'method', ctx ->> 'path',
+           'update', TG_TABLE_NAME, n.k, (n.j ->> wcol)::uuid, d.b, d.a
+    FROM (SELECT {_KEY.format(j='j')} AS k, {_PICK.format(j='j')} AS p
+          FROM (SELECT to_jsonb(o) AS j FROM old_rows AS o) AS s) AS o
+    JOIN (SELECT {_KEY.format(j='j')} AS k, j, {_PICK.format(j='j')} AS p
+          FROM (SELECT to_jsonb(n) AS j FROM new_rows AS n) AS s) AS n USING (k)
+    CROSS JOIN LATERAL (
+      SELECT coalesce(jsonb_object_agg(key, o.p -> key), '{{}}') AS b,
+             coalesce(jsonb_object_agg(key, value), '{{}}') AS a
+      FROM jsonb_each(n.p) WHERE o.p -> key IS DISTINCT FROM value) AS d;
+  END IF;
   RETURN NULL;
 END $$;
 
--- Deferred to the commit: seals every unsealed row of this transaction in insertion order. The chain lock
--- is held from here to the end of the commit only, so it never waits on a row lock (no deadlock) and
--- holds up other writers for the sealing alone.
+-- Deferred to the commit: seals every unsealed row of this transaction in insertion order, in one UPDATE.
+-- The chain lock is held from here to the end of the commit only, so it never waits on a row lock (no
+-- deadlock) and holds up other writers for the sealing alone.
 CREATE FUNCTION audit_seal() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   upto bigint := coalesce(nullif(current_setting('socialwork.audit_sealed', true), '')::bigint, 0);
   prev text;
   r audit_log;
+  ids bigint[] := '{{}}';
+  seqs bigint[] := '{{}}';
+  ats timestamptz[] := '{{}}';
+  prevs text[] := '{{}}';
+  hashes text[] := '{{}}';
 BEGIN
   IF NEW.id <= upto THEN
     RETURN NULL;
@@ -91,26 +118,33 @@ BEGIN
     r.at := clock_timestamp();
     r.prev_hash := prev;
     r.hash := encode(sha256(convert_to({canonical_sql('r')}, 'UTF8')), 'hex');
-    UPDATE audit_log SET seq = r.seq, at = r.at, prev_hash = r.prev_hash, hash = r.hash WHERE id = r.id;
+    ids := ids || r.id;
+    seqs := seqs || r.seq;
+    ats := ats || r.at;
+    prevs := prevs || r.prev_hash;
+    hashes := hashes || r.hash;
     prev := r.hash;
     upto := greatest(upto, r.id);
   END LOOP;
+  UPDATE audit_log AS a SET seq = u.seq, at = u.at, prev_hash = u.prev_hash, hash = u.hash
+  FROM unnest(ids, seqs, ats, prevs, hashes) AS u(id, seq, at, prev_hash, hash) WHERE a.id = u.id;
   PERFORM set_config('socialwork.audit_sealed', upto::text, true);
   RETURN NULL;
 END $$;
 
--- Sealed rows never change; rows younger than {RETENTION} cannot be deleted; the table cannot be truncated.
+-- Sealed rows never change (the seal's own update of unsealed rows never calls it: see the WHEN clause);
+-- rows younger than {RETENTION} cannot be deleted; the table cannot be truncated.
 CREATE FUNCTION audit_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP = 'TRUNCATE' THEN
     RAISE EXCEPTION 'the audit trail cannot be truncated' USING ERRCODE = 'insufficient_privilege';
-  ELSIF TG_OP = 'UPDATE' AND OLD.hash IS NOT NULL THEN
+  ELSIF TG_OP = 'UPDATE' THEN
     RAISE EXCEPTION 'audit row % is sealed and cannot be changed', OLD.seq USING ERRCODE = 'insufficient_privilege';
-  ELSIF TG_OP = 'DELETE' AND (OLD.at IS NULL OR OLD.at > now() - interval '{RETENTION}') THEN
+  ELSIF OLD.at IS NULL OR OLD.at > now() - interval '{RETENTION}' THEN
     RAISE EXCEPTION 'audit row % is younger than {RETENTION} and cannot be purged', OLD.seq
       USING ERRCODE = 'insufficient_privilege';
   END IF;
-  RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+  RETURN OLD;
 END $$;
 
 CREATE SEQUENCE audit_log_seq_seq OWNED BY audit_log.seq;
@@ -118,7 +152,10 @@ CREATE SEQUENCE audit_log_seq_seq OWNED BY audit_log.seq;
 CREATE CONSTRAINT TRIGGER audit_seal AFTER INSERT ON audit_log DEFERRABLE INITIALLY DEFERRED
   FOR EACH ROW EXECUTE FUNCTION audit_seal();
 
-CREATE TRIGGER audit_guard BEFORE UPDATE OR DELETE ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_guard();
+CREATE TRIGGER audit_guard_update BEFORE UPDATE ON audit_log FOR EACH ROW WHEN (OLD.hash IS NOT NULL)
+  EXECUTE FUNCTION audit_guard();
+
+CREATE TRIGGER audit_guard_delete BEFORE DELETE ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_guard();
 
 CREATE TRIGGER audit_guard_truncate BEFORE TRUNCATE ON audit_log FOR EACH STATEMENT EXECUTE FUNCTION audit_guard();
 
@@ -138,13 +175,15 @@ def create_audit_trail(op) -> None:
 def capture(op, table: str, *, key: str = "id", worker: str = "", columns: tuple[str, ...] = ()) -> None:
     """Record every write to `table` in the trail, with before/after of `columns` ('#col': its sha256)."""
     args = ", ".join(f"'{a}'" for a in (key, worker, *columns))
-    op.execute(f"CREATE TRIGGER audit_capture AFTER INSERT OR UPDATE OR DELETE ON {table} "
-               f"FOR EACH ROW EXECUTE FUNCTION audit_capture({args})")
+    for action, tables in (("INSERT", "NEW TABLE AS new_rows"), ("DELETE", "OLD TABLE AS old_rows"),
+                           ("UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows")):
+        op.execute(f"CREATE TRIGGER audit_capture_{action.lower()} AFTER {action} ON {table} REFERENCING {tables} "
+                   f"FOR EACH STATEMENT EXECUTE FUNCTION audit_capture({args})")
 
 
 def drop_audit_trail(op, tables: tuple[str, ...]) -> None:
     for name in tables:
-        op.execute(f"DROP TRIGGER IF EXISTS audit_capture ON {name}")
+        for action in ("insert", "update", "delete"):
+            op.execute(f"DROP TRIGGER IF EXISTS audit_capture_{action} ON {name}")
     op.execute("DROP TABLE audit_log, audit_anchor")
-    op.execute("DROP FUNCTION audit_capture(), audit_seal(), audit_guard(), audit_pick(jsonb, text[]), "
-               "audit_field(text)")
+    op.execute("DROP FUNCTION audit_capture(), audit_seal(), audit_guard(), audit_field(text)")

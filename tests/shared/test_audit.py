@@ -33,8 +33,8 @@ async def test_every_business_table_has_the_capture_trigger(pg, service):
     conn = await asyncpg.connect(dsn(await fresh_database(pg, service)))
     try:
         tables = {r["relname"]: r["captured"] for r in await conn.fetch("""
-            SELECT c.relname, EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid
-                                      AND t.tgname = 'audit_capture') AS captured
+            SELECT c.relname, (SELECT count(*) FROM pg_trigger t WHERE t.tgrelid = c.oid
+                               AND t.tgname LIKE 'audit_capture_%') = 3 AS captured
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')""")}
     finally:
