@@ -94,6 +94,8 @@ async def test_a_look_at_unmasked_data_is_recorded_with_its_purpose(app_client, 
 
 async def test_the_auditor_endpoint_filters_masks_and_is_hidden_from_others(app_client, api, mint):
     worker = await api.worker(birth_date=None)
+    for _ in range(2):
+        await api.worker()
     auditor = mint.headers("auditor")
     response = await app_client.get("/v1/audit", params={"worker_id": worker["id"]}, headers=auditor)
     assert response.status_code == 200, response.text
@@ -102,10 +104,16 @@ async def test_the_auditor_endpoint_filters_masks_and_is_hidden_from_others(app_
     admin_view = await app_client.get("/v1/audit", params={"worker_id": worker["id"]},
                                       headers=mint.headers("bureau_admin"))
     assert admin_view.json()["items"][0]["after"]["birth_date"] == worker["birth_date"]
-    by_actor = await app_client.get("/v1/audit", params={"actor": "admin-wang", "limit": 500}, headers=auditor)
-    assert by_actor.json()["items"] and {i["actor"] for i in by_actor.json()["items"]} == {"admin-wang"}
+    by_actor = await app_client.get("/v1/audit", params={"actor": item["actor"], "limit": 500}, headers=auditor)
+    assert by_actor.json()["items"] and {i["actor"] for i in by_actor.json()["items"]} == {item["actor"]}
     later = await app_client.get("/v1/audit", params={"from": "2999-01-01T00:00:00Z"}, headers=auditor)
     assert later.json()["items"] == []
+    naive = await app_client.get("/v1/audit", params={"from": "2000-01-01T00:00:00", "to": "2999-01-01T00:00:00",
+                                                       "limit": 2}, headers=auditor)
+    assert naive.status_code == 200 and len(naive.json()["items"]) == 2, naive.text
+    following = await app_client.get("/v1/audit", params={"cursor": naive.json()["next_cursor"], "limit": 2},
+                                     headers=auditor)
+    assert following.json()["items"][0]["seq"] == naive.json()["items"][1]["seq"] + 1
     verdict = await app_client.get("/v1/audit/verify", headers=auditor)
     assert verdict.json()["ok"] is True and verdict.json()["rows"] > 0
     for role in ("station_manager", "social_worker", "hr_system", "service"):
