@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.audit import record
-from shared.audit.schema import RENDERED, RETENTION
+from shared.audit.schema import CHAIN_LOCK_ID, RENDERED, RETENTION
 
 
 def row_hash(values: list[str | None]) -> str:
@@ -50,7 +50,15 @@ _ROWS = text(f"SELECT a.id, a.seq, a.hash, {', '.join(e.format(r='a') for e in R
 
 async def verify_chain(session: AsyncSession) -> Verdict:
     """Walk the whole chain from its anchor; stop at the first broken row."""
-    anchor_seq, anchor_hash = (await session.execute(text("SELECT seq, hash FROM audit_anchor"))).one()
+    # Read how far the sequence went while no seal is in progress (a seal holds the chain lock until its
+    # commit is visible): every row up to there must then be seen by the scan below, which may see more.
+    await session.execute(text("SELECT pg_advisory_lock_shared(:id)"), {"id": CHAIN_LOCK_ID})
+    try:
+        anchor_seq, anchor_hash, handed_out = (await session.execute(text(
+            "SELECT seq, hash, (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM audit_log_seq_seq) "
+            "FROM audit_anchor"))).one()
+    finally:
+        await session.execute(text("SELECT pg_advisory_unlock_shared(:id)"), {"id": CHAIN_LOCK_ID})
     expected_prev, expected_seq, rows = anchor_hash, anchor_seq + 1, 0
     last_seq = anchor_seq
     result = await session.stream(_ROWS.execution_options(yield_per=2000))
@@ -65,8 +73,6 @@ async def verify_chain(session: AsyncSession) -> Verdict:
             return Verdict(False, rows, last_seq, expected_prev,
                            Broken(seq, row_id, "its content does not match its hash: it was edited"))
         expected_prev, expected_seq, last_seq, rows = stored_hash, seq + 1, seq, rows + 1
-    handed_out = (await session.execute(text(
-        "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM audit_log_seq_seq"))).scalar_one()
     if handed_out > last_seq:
         return Verdict(False, rows, last_seq, expected_prev, Broken(
             last_seq + 1, None, f"rows {last_seq + 1}..{handed_out} are missing at the end of the trail"))
