@@ -18,8 +18,10 @@ NOT_BUSINESS = {"alembic_version", "outbox", "inbox", "dead_letters", "audit_log
 NOT_CAPTURED = {
     "registry": {"import_requests"},  # the idempotency cache of import answers; the rows imported are captured
     # facts written only by the event consumer: audited in the service that emitted the event; the inbox
-    # records the event id, topic, partition and offset of every change
-    "subsidy": {"certificates", "registrations", "service_months", "service_runs"},
+    # records the event id, topic, partition and offset of every change. settled_workers: the batch's
+    # bookkeeping; the money it settles is captured in ledger_lines and disbursement_workers.
+    "subsidy": {"certificates", "registrations", "service_months", "service_runs", "fact_changes",
+                "settled_workers"},
     "projects": set(),
 }
 

@@ -45,8 +45,10 @@ async def test_money_decisions_and_exports_are_in_the_trail(client, events, mint
     marked = await client.post(f"/v1/disbursements/{batch_id}/lines/{line['id']}/mark", json={"status": "paid"},
                                headers={**admin, "X-Request-ID": "req-mark"})
     assert marked.status_code == 200, marked.text
-    (paid,) = await trail(client, "request_id = 'req-mark'")
-    assert (paid["before"], paid["after"]) == ({"status": "pending"}, {"status": "paid"})
+    marks = await trail(client, "request_id = 'req-mark'")
+    (paid,) = [m for m in marks if m["entity"] == "ledger_lines" and m["entity_id"] == str(line["id"])]
+    assert (paid["action"], paid["before"]["status"], paid["after"]["status"]) == ("update", "pending", "paid")
+    assert {m["entity"] for m in marks} >= {"ledger_lines", "disbursement_workers"}
 
     exported = await client.get(f"/v1/disbursements/{batch_id}/export", params={"format": "csv"},
                                 headers={**admin, "X-Request-ID": "req-export"})

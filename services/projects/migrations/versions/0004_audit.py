@@ -1,15 +1,15 @@
 """Audit trail: audit_log chained by hash, and a capture trigger on every projects table.
 
-Revision ID: 0003_audit
-Revises: 0002
+Revision ID: 0004_audit
+Revises: 0003_access_awaiting_bureau
 """
 
 from alembic import op
 
 from shared.audit.schema import capture, create_audit_trail, drop_audit_trail
 
-revision = "0003_audit"
-down_revision = "0002"
+revision = "0004_audit"
+down_revision = "0003_access_awaiting_bureau"
 branch_labels = None
 depends_on = None
 
