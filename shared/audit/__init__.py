@@ -116,13 +116,23 @@ def acting_as(actor: str, *, method: str = "CLI", path: str | None = None) -> It
         _context.reset(token)
 
 
+_SET_CONTEXT = text("SELECT set_config(:name, :value, true)")
+
+
 @event.listens_for(Session, "after_begin")
 def _set_transaction_context(session, transaction, connection) -> None:
-    """Tell the capture triggers who is writing: one set_config per transaction of a write request."""
+    """Tell the capture triggers who is writing: one set_config per transaction of a write request (reads
+    skip the round trip; a read that writes calls `declare_actor`)."""
     ctx = _context.get()
     if ctx is not None and ctx.get("method") not in SAFE_METHODS:
-        connection.execute(text("SELECT set_config(:name, :value, true)"),
-                           {"name": CONTEXT_SETTING, "value": json.dumps(ctx)})
+        connection.execute(_SET_CONTEXT, {"name": CONTEXT_SETTING, "value": json.dumps(ctx)})
+
+
+async def declare_actor(session: AsyncSession) -> None:
+    """For a GET that writes (e.g. recording a look): tell the capture triggers who is acting."""
+    ctx = _context.get()
+    if ctx is not None:
+        await session.execute(_SET_CONTEXT, {"name": CONTEXT_SETTING, "value": json.dumps(ctx)})
 
 
 def _jsonable(value: Any) -> Any:
