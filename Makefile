@@ -22,13 +22,14 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/events.py
 
-# Every benchmark (several minutes): import, disbursement, consumer, gateway, load.
+# Every benchmark (several minutes): import, disbursement, consumer, gateway, load, audit trail.
 bench-all: bench
 	$(PY) bench/import.py
 	$(PY) bench/disbursement.py
 	$(PY) bench/consumer.py
 	$(PY) bench/gateway.py
 	$(PY) bench/load.py
+	$(PY) bench/audit.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

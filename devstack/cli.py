@@ -163,3 +163,52 @@ def export_disbursement(
     with open(path, "wb") as out:
         out.write(response.content)
     typer.echo(f"{path}: {batch['line_count']} lines, {batch['total_fen'] / 100:,.2f} yuan")
+
+
+AUDITED = ("registry", "subsidy", "projects")
+
+
+def _audit_session(service: str, work):
+    """Run `work(session)` in one transaction on a service's database, as the CLI user."""
+    import getpass  # noqa: PLC0415
+
+    from shared import audit  # noqa: PLC0415
+    from shared.db import make_engine, make_sessionmaker  # noqa: PLC0415
+
+    if service not in AUDITED:
+        raise typer.BadParameter(f"service must be one of {', '.join(AUDITED)}")
+
+    async def main():
+        engine = make_engine(_settings(service).database_url, pool_size=1)
+        try:
+            with audit.acting_as(f"cli:{getpass.getuser()}"):
+                async with make_sessionmaker(engine)() as session, session.begin():
+                    return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+@app.command("verify-audit")
+def verify_audit(service: str) -> None:
+    """Recompute a service's audit chain; exit 1 naming the first row edited, removed or out of order."""
+    from shared.audit.verify import verify_chain  # noqa: PLC0415
+
+    verdict = _audit_session(service, verify_chain)
+    if verdict.ok:
+        typer.echo(f"{service}: audit trail intact: {verdict.rows} rows, head seq {verdict.head_seq} "
+                   f"hash {verdict.head_hash} (keep this line outside the database)")
+        return
+    broken = verdict.first_broken
+    typer.echo(f"{service}: audit trail BROKEN at seq {broken.seq}" +
+               (f" (row id {broken.id})" if broken.id is not None else "") + f": {broken.reason}", err=True)
+    raise typer.Exit(1)
+
+
+@app.command("purge-audit")
+def purge_audit(service: str) -> None:
+    """Remove audit rows sealed more than 180 days ago (never younger ones) and re-anchor the chain."""
+    from shared.audit.verify import purge  # noqa: PLC0415
+
+    typer.echo(f"{service}: {_audit_session(service, purge)} audit rows purged")

@@ -19,6 +19,7 @@ from fastapi import Depends, Request, Security
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlowPassword, OAuthFlows
 from fastapi.security import OAuth2
 
+from shared import audit
 from shared.errors import NotPermitted, Unauthorized, Unavailable
 
 
@@ -166,7 +167,9 @@ async def authenticate(request: Request, _declared: Annotated[str | None, Securi
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("send a bearer token", headers={"WWW-Authenticate": "Bearer"})
-    return await request.app.state.verifier.verify(token.strip())
+    principal = await request.app.state.verifier.verify(token.strip())
+    audit.bind_request(principal, request)  # the audit trail records who wrote in this request
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]

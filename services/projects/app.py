@@ -12,6 +12,7 @@ from services.projects.common import PROJECTS_ROLES, Clock
 from services.projects.microprojects.router import router as projects_router
 from services.projects.service_reports.router import router as reports_router
 from services.projects.settings import ProjectsSettings
+from shared.audit.router import router as audit_router
 from shared.auth import allow
 from shared.registry_client import RegistryClient
 from shared.web import create_service_app
@@ -34,5 +35,5 @@ def create_app(settings: ProjectsSettings | None = None, *, registry: RegistryCl
                 await client.aclose()
 
     return create_service_app(settings=settings, title="projects", on_startup=on_startup,
-                              routers=[calls_router, projects_router, activities_router, reports_router],
+                              routers=[calls_router, projects_router, activities_router, reports_router, audit_router],
                               dependencies=[allow(*PROJECTS_ROLES)])

@@ -13,13 +13,14 @@ from services.registry.settings import RegistrySettings
 from services.registry.stations.router import router as stations_router
 from services.registry.stats.router import router as stats_router
 from services.registry.workers.router import router as workers_router
+from shared.audit.router import router as audit_router
 from shared.web import create_service_app
 
 
 def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     settings = settings or RegistrySettings()
     routers = [stations_router, imports_router, workers_router, employments_router, certificates_router, stats_router,
-               internal_router]
+               internal_router, audit_router]
     app = create_service_app(settings=settings, title="registry", routers=routers)
     app.state.cipher = PersonalDataCipher.from_settings(settings)
     return app

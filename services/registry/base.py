@@ -9,6 +9,7 @@ from sqlalchemy import DateTime, func
 from sqlalchemy.dialects.postgresql import UUID as PGUUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from shared.audit import audit_tables
 from shared.db import new_metadata
 from shared.events.tables import event_tables
 
@@ -18,6 +19,7 @@ class Base(DeclarativeBase):
 
 
 outbox, inbox, dead_letters = event_tables(Base.metadata)
+audit_log, audit_anchor = audit_tables(Base.metadata)
 
 
 class IdMixin:

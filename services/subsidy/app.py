@@ -13,6 +13,7 @@ from services.subsidy.ledger.router import router as ledger_router
 from services.subsidy.policies.router import router as policies_router
 from services.subsidy.reports.router import router as reports_router
 from services.subsidy.settings import SubsidySettings
+from shared.audit.router import router as audit_router
 from shared.auth import allow
 from shared.registry_client import RegistryClient
 from shared.web import create_service_app
@@ -23,7 +24,8 @@ def create_app(settings: SubsidySettings | None = None, *, registry: RegistryCli
     settings = settings or SubsidySettings()
     app = create_service_app(
         settings=settings, title="subsidy", handlers=HANDLERS,
-        routers=[policies_router, eligibility_router, applications_router, ledger_router, reports_router],
+        routers=[policies_router, eligibility_router, applications_router, ledger_router, reports_router,
+                 audit_router],
         dependencies=[allow(*SUBSIDY_ROLES)])
     # Without client credentials there is no token for the registry: exports then carry no names.
     configured = settings.client_id and settings.client_secret

@@ -173,6 +173,9 @@ MATRIX = {
     "POST /registry/v1/workers/{worker_id}/certificates/{certificate_id}/reject": E(
         "422 403 403 403 403 403", body=EMPTY),
     "GET /registry/v1/certificate-claims": E("200 200 403 403 403 403"),
+    # each service's audit trail: the bureau and auditors; to everyone else it does not exist
+    "GET /registry/v1/audit": E("200 200 404 404 404 404"),
+    "GET /registry/v1/audit/verify": E("200 200 404 404 404 404"),
     "GET /registry/v1/stats": E("200 200 200 200 200 200"),
     "GET /registry/v1/internal/stations/{station_id}": E("200 403 403 403 403 200"),
     "POST /registry/v1/internal/employment-check": E("422 403 403 403 403 422", body=EMPTY),
@@ -181,6 +184,8 @@ MATRIX = {
     "GET /subsidy/healthz": E("200 200 200 200 200 200"),
     "GET /subsidy/readyz": E("200 200 200 200 200 200"),
     "GET /subsidy/v1/policies": E("200 200 200 200 403 403"),
+    "GET /subsidy/v1/audit": E("200 200 404 404 403 403"),
+    "GET /subsidy/v1/audit/verify": E("200 200 404 404 403 403"),
     "POST /subsidy/v1/policies/{code}/versions": E("422 403 403 403 403 403", body=EMPTY),
     "PATCH /subsidy/v1/policies/{code}/versions/{version}": E("404 403 403 403 403 403", body=EMPTY),
     "GET /subsidy/v1/workers/{worker_id}/eligibility": E(
@@ -206,6 +211,8 @@ MATRIX = {
     "GET /projects/healthz": E("200 200 200 200 200 200"),
     "GET /projects/readyz": E("200 200 200 200 200 200"),
     "GET /projects/v1/calls": E("200 200 200 200 403 403"),
+    "GET /projects/v1/audit": E("200 200 404 404 403 403"),
+    "GET /projects/v1/audit/verify": E("200 200 404 404 403 403"),
     "POST /projects/v1/calls": E("422 403 403 403 403 403", body=EMPTY),
     "GET /projects/v1/calls/{call_id}": E("200 200 200 200 403 403"),
     "GET /projects/v1/projects": E("200 200 200 200 403 403"),

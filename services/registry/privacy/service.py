@@ -17,6 +17,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.privacy.models import PersonalDataAccess
+from shared import audit
 from shared.auth import CurrentPrincipal, Principal
 from shared.logs import request_id_var
 
@@ -57,4 +58,5 @@ async def record_personal_data_access(*, session: AsyncSession, principal: Princ
              "fields": ",".join(fields), "action": action, "request_id": request_id_var.get()}
             for worker_id in dict.fromkeys(worker_ids)]
     if rows:
+        await audit.declare_actor(session)  # a look comes with a GET: the trail's capture needs the actor
         await session.execute(insert(PersonalDataAccess), rows)

@@ -27,6 +27,7 @@ from services.subsidy.ledger.schemas import (
     WriteOffCreate,
     WriteOffRead,
 )
+from shared import audit
 from shared.auth import CurrentPrincipal
 from shared.db import SessionDep
 from shared.pagination import Page, PageParams, page_params, paginate
@@ -84,6 +85,8 @@ async def export_disbursement(disbursement_id: uuid.UUID, session: SessionDep, p
     body, media_type, filename = await service.export_batch(
         session=session, principal=principal, batch_id=disbursement_id, fmt=format,
         registry=getattr(request.app.state, "registry", None))
+    await audit.record(session, action="export", entity="disbursements", entity_id=disbursement_id,
+                       after={"format": format, "file": filename})
     return Response(body, media_type=media_type,
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
