@@ -15,6 +15,7 @@ from sqlalchemy import text
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 
+from services.gateway.console.router import mount_console
 from services.gateway.identity.keys import KeyRing, LocalVerifier, ensure_active_key
 from services.gateway.identity.router import router as identity_router
 from services.gateway.identity.service import bootstrap
@@ -93,6 +94,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="Social-work platform API")
+
+    mount_console(app)
 
     # The proxy routes are matched first: nearly every request is one, and matching is a scan of the routes.
     app.router.routes[:0] = [_lazy_route(name) for name in settings.upstreams()]
