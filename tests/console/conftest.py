@@ -72,12 +72,12 @@ class Console:
         self.wait_ready(page)
         return time.monotonic() - start
 
-    def wait(self, condition, timeout: float = 20.0):
+    def wait(self, condition, timeout: float = 60.0):
         from selenium.webdriver.support.ui import WebDriverWait  # noqa: PLC0415
 
         return WebDriverWait(self.driver, timeout, poll_frequency=0.05).until(condition)
 
-    def wait_ready(self, page: str | None = None, timeout: float = 20.0) -> None:
+    def wait_ready(self, page: str | None = None, timeout: float = 60.0) -> None:
         def ready(driver):
             state, current = driver.execute_script("return [document.body.dataset.state, document.body.dataset.page]")
             if state == "error":
@@ -86,11 +86,18 @@ class Console:
 
         self.wait(ready, timeout)
 
-    def login(self, username: str) -> None:
+    def login(self, username: str, *, fresh: bool = False) -> None:
+        """Signs in through the login form (once per user in a row: a signed-in user is kept unless `fresh`)."""
+        signed_in = self.driver.current_url.startswith(self.stack.gateway) and self.session()
+        if signed_in and not fresh and signed_in["claims"].get("preferred_username") == username:
+            self.open()
+            return
         self.logout_if_needed()
-        self.open()
-        self.find("#username").send_keys(username)
-        self.find("#password").send_keys(self.stack.password(username))
+        if not self.all("#login-form"):
+            self.open()
+        for css, value in (("#username", username), ("#password", self.stack.password(username))):
+            self.find(css).clear()
+            self.find(css).send_keys(value)
         self.find("#login-button").click()
         self.wait(lambda d: d.execute_script("return document.body.dataset.page") != "login")
         self.wait_ready()
@@ -161,6 +168,12 @@ def stack(tmp_path_factory):
     missing = browser_missing()
     if missing:
         pytest.skip(f"browser tests skipped: {missing}")
+    if os.environ.get("CONSOLE_GATEWAY"):  # a stack already running (`make run`), to iterate on the pages quickly
+        state = Path(os.environ.get("SOCIALWORK_STATE_DIR", ".devstack"))
+        yield Stack(gateway=os.environ["CONSOLE_GATEWAY"],
+                    admin_password=json.loads((state / "secrets.json").read_text())["GATEWAY_ADMIN_PASSWORD"],
+                    logins=json.loads((state / "demo-logins.json").read_text()))
+        return
     state = tmp_path_factory.mktemp("console")
     proc, ports = launch_stack(state, demo=True)
     try:

@@ -12,15 +12,37 @@ export function eligibilitySummary(e) {
     e.reasons.length ? h('ul', { class: 'reasons' }, e.reasons.map((r) => h('li', null, r))) : null);
 }
 
+// Consecutive months decided alike (same rule, level and amount) form one entry, newest first; opening it
+// shows each month with its own reason (e.g. how far a run of full-time months got).
+function runs(months) {
+  const out = [];
+  for (const m of months) {
+    const last = out[out.length - 1];
+    if (last && last.rule === m.rule && last.level === m.level && last.amount_fen === m.amount_fen) last.months.push(m);
+    else out.push({ rule: m.rule, level: m.level, amount_fen: m.amount_fen, payable: m.payable, months: [m] });
+  }
+  return out.reverse();
+}
+
 export function eligibilityTimeline(e) {
-  const months = [...e.months].reverse();
-  return h('ol', { class: 'timeline', id: 'eligibility-timeline' }, months.map((m) => h('li', {
-    class: `tl-item ${m.payable ? 'payable' : 'not-payable'}`, dataset: { month: m.month, rule: m.rule } },
-  h('div', { class: 'tl-head' }, h('span', { class: 'tl-month' }, m.month),
-    badge(ruleName(m.rule), m.payable ? 'ok' : m.rule === 'already_paid' ? 'info' : 'no'),
-    m.amount_fen ? h('span', { class: 'tl-amount' }, yuan(m.amount_fen)) : null,
-    m.level ? h('span', { class: 'muted' }, levelName(m.level)) : null),
-  h('div', { class: 'tl-reason' }, m.reason))));
+  return h('ol', { class: 'timeline', id: 'eligibility-timeline' }, runs(e.months).map((run) => {
+    const first = run.months[0].month;
+    const last = run.months[run.months.length - 1].month;
+    const n = run.months.length;
+    const head = h('div', { class: 'tl-head' },
+      h('span', { class: 'tl-month' }, n > 1 ? `${first} – ${last}` : first),
+      badge(ruleName(run.rule), run.payable ? 'ok' : run.rule === 'already_paid' ? 'info' : 'no'),
+      run.amount_fen ? h('span', { class: 'tl-amount' }, n > 1 ? t('elig.perMonth', { yuan: yuan(run.amount_fen), n })
+        : yuan(run.amount_fen)) : null,
+      run.level ? h('span', { class: 'muted' }, levelName(run.level)) : n > 1 ? h('span', { class: 'muted' }, t('elig.months', { n })) : null);
+    const reasons = new Set(run.months.map((m) => m.reason));
+    const body = reasons.size === 1 ? h('div', { class: 'tl-reason' }, run.months[0].reason)
+      : h('details', null, h('summary', { class: 'tl-reason' }, run.months[n - 1].reason),
+        h('ul', { class: 'tl-months' }, [...run.months].reverse().map((m) => h('li', { dataset: { month: m.month } },
+          h('span', { class: 'tl-month' }, m.month), ' ', m.reason))));
+    return h('li', { class: `tl-item ${run.payable ? 'payable' : 'not-payable'}`,
+      dataset: { from: first, to: last, months: String(n), rule: run.rule } }, head, body);
+  }));
 }
 
 export function paymentsTable(lines) {

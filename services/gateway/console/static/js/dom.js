@@ -1,5 +1,5 @@
 // Building the page from data without markup: every value from the API becomes a text node or a property,
-// never HTML (the page's Trusted Types policy makes innerHTML with a string throw anyway).
+// never HTML (the Trusted Types policy of the page makes any string given to an HTML sink throw anyway).
 
 import { t } from './i18n.js';
 

@@ -38,6 +38,7 @@ const zh = {
   'cert.valid': '有效', 'cert.revoked': '已撤销',
   'training.exam_preparation': '考前培训', 'training.supervision': '督导', 'training.study_visit': '参访学习',
   'training.other': '其他',
+  'elig.perMonth': '每月 {yuan} × {n}', 'elig.months': '{n} 个月',
   'elig.yes': '符合补贴条件', 'elig.no': '暂不符合补贴条件', 'elig.payableTotal': '可发放 {n} 个月，共 {yuan}',
   'line.pending': '待发放', 'line.paid': '已发放', 'line.failed': '发放失败', 'payments.none': '暂无发放记录',
   'app.submitted': '待审核', 'app.approved': '已通过', 'app.rejected': '已驳回', 'apps.none': '暂无申请',
@@ -126,6 +127,7 @@ const en = {
   'worker.applications': 'Applications', 'cert.valid': 'valid', 'cert.revoked': 'revoked',
   'training.exam_preparation': 'exam preparation', 'training.supervision': 'supervision',
   'training.study_visit': 'study visit', 'training.other': 'other',
+  'elig.perMonth': '{yuan} a month × {n}', 'elig.months': '{n} months',
   'elig.yes': 'Eligible for the subsidy', 'elig.no': 'Not eligible yet', 'elig.payableTotal': '{n} payable months, {yuan}',
   'line.pending': 'pending', 'line.paid': 'paid', 'line.failed': 'failed', 'payments.none': 'No payments yet',
   'app.submitted': 'waiting', 'app.approved': 'approved', 'app.rejected': 'rejected', 'apps.none': 'No applications',
@@ -188,7 +190,7 @@ export function setLang(value) {
   localStorage.setItem('console.lang', current);
 }
 
-// t('key', {name: value}): the text for the key with {name} replaced; an unknown key shows itself.
+// t(key, {name: value}): the text for the key with {name} replaced; an unknown key shows itself.
 export function t(key, vars = {}) {
   const text = DICTIONARIES[current][key] ?? zh[key] ?? key;
   return text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ''));

@@ -133,9 +133,10 @@ function projectsSection(projects) {
 }
 
 export async function render(view, ctx) {
+  // A manager's own stations (every station can be listed, only these are theirs); the bureau's townships.
   const readable = await stationList();
-  const townships = readable.filter((s) => s.kind === 'township');
-  const stations = townships.length ? townships : readable;
+  const own = ctx.claims.station_ids || [];
+  const stations = own.length ? readable.filter((s) => own.includes(s.id)) : readable.filter((s) => s.kind === 'township');
   if (!stations.length) {
     view.append(h('h1', null, t('page.station')), notice(t('station.none'), 'info'));
     return;
