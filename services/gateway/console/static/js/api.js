@@ -8,10 +8,11 @@ let timer = null;
 let refreshing = null;
 
 export class ApiError extends Error {
-  constructor(status, problem) {
-    super((problem && (problem.detail || problem.title)) || `HTTP ${status}`);
+  constructor(status, problem, retryAfter = null) {
+    super((problem && (problem.detail || problem.error_description || problem.title)) || `HTTP ${status}`);
     this.status = status;
     this.problem = problem || {};
+    this.retryAfter = retryAfter;
   }
 }
 
@@ -68,7 +69,7 @@ async function tokenRequest(form) {
     headers: { Accept: 'application/json' },
   });
   const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw new ApiError(response.status, body);
+  if (!response.ok) throw new ApiError(response.status, body, response.headers.get('retry-after'));
   return body;
 }
 

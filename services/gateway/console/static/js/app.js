@@ -4,6 +4,7 @@ import * as api from './api.js';
 import { h } from './dom.js';
 import { lang, setLang, t } from './i18n.js';
 import { destroyCharts } from './charts.js';
+import { forgetCaches } from './common.js';
 import * as dashboard from './pages/dashboard.js';
 import * as workers from './pages/workers.js';
 import * as worker from './pages/worker.js';
@@ -77,8 +78,9 @@ function loginPage() {
       location.hash = '#/' + home();
       render();
     } catch (error) {
-      out.replaceChildren(h('div', { class: 'notice error', role: 'alert' },
-        error.status === 400 || error.status === 401 ? t('loginFailed') : error.message));
+      const text = error.status === 429 ? t('loginThrottled', { seconds: error.retryAfter || '?' })
+        : error.status === 400 || error.status === 401 ? t('loginFailed') : error.message;
+      out.replaceChildren(h('div', { class: 'notice error', role: 'alert' }, text));
       document.body.dataset.state = 'ready';
     } finally {
       button.disabled = false;
@@ -141,7 +143,9 @@ export async function render() {
   }
 }
 
+// Signed out or the refresh was refused: nothing of the last user stays in memory.
 api.onSessionEnd(() => {
+  forgetCaches();
   history.replaceState(null, '', '#/');
   render();
 });

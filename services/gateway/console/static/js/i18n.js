@@ -2,7 +2,7 @@
 
 const zh = {
   appTitle: '社会工作人才平台', login: '登录', logout: '退出', username: '用户名', password: '密码',
-  loginFailed: '用户名或密码不正确', waitingFor: '等待接口：{what}', empty: '暂无数据', all: '全部',
+  loginFailed: '用户名或密码不正确', loginThrottled: '尝试次数过多，请 {seconds} 秒后再试', waitingFor: '等待接口：{what}', empty: '暂无数据', all: '全部',
   yes: '是', no: '否', search: '查询', more: '加载更多', back: '← 返回列表', open: '查看', actions: '操作',
   name: '姓名', gender: '性别', 'gender.male': '男', 'gender.female': '女', birthDate: '出生日期',
   idNumber: '身份证号', phone: '手机号', education: '学历', politicalStatus: '政治面貌', fullTime: '专职',
@@ -88,7 +88,8 @@ const zh = {
 
 const en = {
   appTitle: 'Social-work talent platform', login: 'Sign in', logout: 'Sign out', username: 'User name',
-  password: 'Password', loginFailed: 'Wrong user name or password', waitingFor: 'Waiting for an API: {what}',
+  password: 'Password', loginFailed: 'Wrong user name or password',
+  loginThrottled: 'Too many attempts: try again in {seconds} s', waitingFor: 'Waiting for an API: {what}',
   empty: 'Nothing yet', all: 'All', yes: 'yes', no: 'no', search: 'Search', more: 'Load more', back: '← Back to the list',
   open: 'open', actions: 'Actions', name: 'Name', gender: 'Sex', 'gender.male': 'male', 'gender.female': 'female',
   birthDate: 'Born', idNumber: 'ID number', phone: 'Phone', education: 'Education', politicalStatus: 'Political status',
