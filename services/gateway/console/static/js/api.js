@@ -108,16 +108,9 @@ export function refresh() {
   return refreshing;
 }
 
-// Forget the tokens; revoke the refresh token when the gateway offers revocation (RFC 7009).
+// Forget the tokens (the gateway offers no revocation endpoint; the refresh token dies with this tab's storage).
 export async function logout() {
-  const token = session && session.refresh_token;
   forget();
-  if (token) {
-    await fetch('/auth/revoke', {
-      method: 'POST', body: new URLSearchParams({ token, token_type_hint: 'refresh_token' }),
-      credentials: 'omit', cache: 'no-store',
-    }).catch(() => {});
-  }
   listeners.forEach((fn) => fn('logout'));
 }
 

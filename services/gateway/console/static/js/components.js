@@ -48,7 +48,7 @@ export function eligibilityTimeline(e) {
 export function paymentsTable(lines) {
   return table([
     { label: t('month'), cell: (l) => l.month || dateText(l.awarded_on) },
-    { label: t('kind'), cell: (l) => (l.kind === 'award' ? l.title || t('award') : t('subsidy')) },
+    { label: t('kind'), cell: (l) => (l.kind === 'award' ? l.title || t('award') : t(`lineKind.${l.kind}`)) },
     { label: t('level'), cell: (l) => (l.level ? levelName(l.level) : '—') },
     { label: t('amount'), cell: (l) => yuan(l.amount_fen), class: 'num' },
     { label: t('status'), cell: (l) => h('span', null, badge(t(`line.${l.status}`), l.status === 'paid' ? 'ok'
@@ -68,4 +68,23 @@ export function applicationsTable(apps) {
     { label: t('decidedAt'), cell: (a) => (a.decided_at ? timeText(a.decided_at) : '—') },
     { label: t('reason'), cell: (a) => a.decision_reason || '—' },
   ], apps, { id: 'applications-table', empty: t('apps.none') });
+}
+
+// The worker's statement month by month (months where something is due or happened): due, paid, pending,
+// top-ups, recovered, net, and why.
+export function statementTable(s) {
+  const months = s.months.filter((m) => m.due_fen || m.paid_fen || m.pending_fen || m.recovered_fen || m.failed_fen)
+    .reverse();
+  return h('div', null,
+    h('p', { id: 'statement-total' }, t('statement.total', { due: yuan(s.due_fen), net: yuan(s.net_fen) })),
+    table([
+      { label: t('month'), cell: (m) => m.month },
+      { label: t('statement.due'), cell: (m) => yuan(m.due_fen), class: 'num' },
+      { label: t('statement.paid'), cell: (m) => yuan(m.paid_fen), class: 'num' },
+      { label: t('statement.pending'), cell: (m) => yuan(m.pending_fen), class: 'num' },
+      { label: t('statement.topUps'), cell: (m) => yuan(m.top_ups_fen), class: 'num' },
+      { label: t('statement.recovered'), cell: (m) => yuan(m.recovered_fen), class: 'num' },
+      { label: t('statement.net'), cell: (m) => yuan(m.net_fen), class: 'num' },
+      { label: t('reason'), cell: (m) => (m.last_entry && m.last_entry.reason) || m.reason || '—' },
+    ], months, { id: 'statement-table', empty: t('payments.none') }));
 }

@@ -10,11 +10,6 @@ import { levelName, num, t, yuan } from '../i18n.js';
 const LEVELS = ['assistant', 'intermediate', 'senior'];
 const PROJECT_STATES = ['draft', 'submitted', 'approved', 'rejected', 'in_progress', 'completed', 'closed'];
 
-// Paid per month: one summary per month, each an aggregate over the ledger, all in flight at once.
-function paidByMonth(policy, months) {
-  return Promise.all(months.map((m) => get('/subsidy/v1/reports/summary', { policy, from: m, to: m })));
-}
-
 function holdersCard(stats) {
   const holders = stats.certificate_holders;
   const parts = LEVELS.filter((l) => holders.by_level[l]).map((l) => num(holders.by_level[l]));
@@ -32,14 +27,14 @@ export async function render(view) {
   const months = monthsBack(now, 12);
   const parts = await Promise.allSettled([
     get('/registry/v1/stats'),
+    // one summary: totals (net of recoveries), by level, by station and by month
     get('/subsidy/v1/reports/summary', { policy, from: '2000-01', to: now }),
     get('/subsidy/v1/applications', { status: 'submitted', limit: 500 }),
     all('/projects/v1/projects'),
     all('/projects/v1/calls'),
     all('/registry/v1/stations'),
-    paidByMonth(policy, months),
   ]);
-  const [stats, summary, waitingApps, projects, calls, stations, paid] = parts.map((p) => (p.status === 'fulfilled' ? p.value : null));
+  const [stats, summary, waitingApps, projects, calls, stations] = parts.map((p) => (p.status === 'fulfilled' ? p.value : null));
   const failed = (i, title) => section(title, notice(errorText(parts[i].reason)));
 
   const stationName = Object.fromEntries((stations || []).map((s) => [s.id, s.name]));
@@ -47,7 +42,7 @@ export async function render(view) {
     stats ? kpi(t('dash.holdersTotal'), num(stats.certificate_holders.total),
       LEVELS.map((l) => `${levelName(l)} ${num(stats.certificate_holders.by_level[l])}`).join(' · '), 'kpi-holders') : null,
     summary ? kpi(t('dash.paid'), t('dash.peopleYuan', { people: num(summary.people), yuan: yuan(summary.total_fen) }),
-      t('dash.paidNote', { to: now }), 'kpi-paid') : null,
+      t('dash.paidNote', { to: now, pending: yuan(summary.pending_fen || 0) }), 'kpi-paid') : null,
     waitingApps ? kpi(t('dash.waiting'), waitingApps.next_cursor ? `${num(waitingApps.items.length)}+`
       : num(waitingApps.items.length), t('dash.waitingNote'), 'kpi-waiting') : null,
     stats ? kpi(t('dash.workers'), num(stats.workers), t('dash.stations', { n: num(stats.stations) }), 'kpi-workers') : null);
@@ -57,11 +52,17 @@ export async function render(view) {
   view.append(grid);
   grid.append(stats ? holdersCard(stats) : failed(0, t('dash.holders')));
 
-  if (summary && paid) {
+  if (summary) {
+    const month = (m) => (summary.by_month || {})[m] || {};
+    const series = (key, sign = 1) => months.map((m) => sign * (month(m)[key] || 0) / 100);
     grid.append(section(t('dash.paidByMonth'),
-      bar('chart-paid-month', months, [{ label: t('dash.yuan'), data: paid.map((p) => p.total_fen / 100) }],
-        { label: t('dash.paidByMonth') }),
-      summary.net_fen === undefined ? waiting(t('dash.netApi')) : null));
+      bar('chart-paid-month', months, [
+        { label: t('dash.paidFen'), data: series('paid_fen'), stack: 's' },
+        { label: t('dash.pendingFen'), data: series('pending_fen'), stack: 's' },
+        { label: t('dash.recoveredFen'), data: series('recovered_fen', -1), stack: 's' },
+        { label: t('dash.netFen'), data: series('net_fen'), type: 'line', backgroundColor: '#1f2933', borderColor: '#1f2933' },
+      ], { label: t('dash.paidByMonth'), chart: { scales: { x: { stacked: true }, y: { stacked: true } } } }),
+      h('p', { class: 'muted' }, t('dash.receivable', { yuan: yuan(summary.receivable_fen || 0) }))));
     const ids = Object.keys(summary.by_station || {});
     grid.append(section(t('dash.paidByStation'), bar('chart-paid-station',
       ids.map((id) => stationName[id] || t('dash.unknownStation')),

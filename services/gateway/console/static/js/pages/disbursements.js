@@ -36,6 +36,7 @@ async function showBatch(box, batch, isAdmin) {
   const redraw = () => tableBox.replaceChildren(table([
     { label: t('name'), cell: (l) => link(['workers', l.worker_id], names[l.worker_id] || l.worker_id.slice(0, 8)) },
     { label: t('month'), cell: (l) => l.month || '—' },
+    { label: t('kind'), cell: (l) => t(`lineKind.${l.kind}`) },
     { label: t('level'), cell: (l) => (l.level ? levelName(l.level) : '—') },
     { label: t('amount'), cell: (l) => yuan(l.amount_fen), class: 'num' },
     { label: t('status'), cell: lineStatus },
@@ -52,6 +53,9 @@ async function showBatch(box, batch, isAdmin) {
     h('div', { class: 'kpis', id: 'batch-summary' },
       kpi(t('month'), batch.month), kpi(t('disb.lines'), num(batch.line_count), null, 'batch-lines'),
       kpi(t('disb.total'), yuan(batch.total_fen), null, 'batch-total'),
+      batch.net_to_pay_fen !== undefined ? kpi(t('disb.netToPay'), yuan(batch.net_to_pay_fen),
+        t('disb.transfers', { n: num(batch.transfers), recovered: yuan(batch.recovered_fen), setOff: yuan(batch.set_off_fen) }),
+        'batch-net') : null,
       kpi(t('disb.createdBy'), batch.created_by.slice(0, 8), timeText(batch.created_at))),
     h('div', { class: 'actions' }, exportButton('xlsx'), exportButton('csv')), out,
     waiting(t('disb.lifecycleApi')), tableBox));
@@ -85,12 +89,11 @@ export async function render(view, ctx) {
     const names = await namesOf(recoveries.map((r) => r.worker_id));
     view.append(section(t('disb.recoveries'), table([
       { label: t('name'), cell: (r) => link(['workers', r.worker_id], names[r.worker_id] || r.worker_id.slice(0, 8)) },
-      { label: t('month'), cell: (r) => r.month },
-      { label: t('disb.paidFen'), cell: (r) => yuan(r.paid_fen), class: 'num' },
-      { label: t('disb.dueFen'), cell: (r) => yuan(r.due_fen), class: 'num' },
+      { label: t('month'), cell: (r) => r.month || '—' },
       { label: t('amount'), cell: (r) => yuan(r.amount_fen), class: 'num' },
-      { label: t('reason'), cell: (r) => r.reason },
-      { label: t('status'), cell: (r) => r.status },
+      { label: t('disb.dueFen'), cell: (r) => (r.due_fen === null ? '—' : yuan(r.due_fen)), class: 'num' },
+      { label: t('reason'), cell: (r) => r.reason || r.rule || '—' },
+      { label: t('disb.recordedAt'), cell: (r) => timeText(r.created_at) },
     ], recoveries, { id: 'recoveries-table', empty: t('disb.noRecoveries') })));
   }
 }

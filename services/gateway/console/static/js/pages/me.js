@@ -5,7 +5,7 @@ import { get, post } from '../api.js';
 import { currentMonth, policyCode } from '../common.js';
 import { applicationStatus, eligibilitySummary, eligibilityTimeline, paymentsTable } from '../components.js';
 import { act, h, notice, refreshPage, section } from '../dom.js';
-import { levelName, t, timeText } from '../i18n.js';
+import { levelName, t, timeText, yuan } from '../i18n.js';
 
 const enc = encodeURIComponent;
 
@@ -35,6 +35,8 @@ export async function render(view, ctx) {
     get('/subsidy/v1/applications', { worker_id: workerId, limit: 50 }).then((p) => p.items),
     get(`/subsidy/v1/workers/${enc(workerId)}/payments`, { limit: 500 }).then((p) => p.items),
   ]);
+  const statement = await get(`/subsidy/v1/workers/${enc(workerId)}/statement`, { policy, through: currentMonth() })
+    .catch(() => null);
   const certs = await get(`/registry/v1/workers/${enc(workerId)}/certificates`).then((p) => p.items, () => []);
   view.append(
     h('h1', { id: 'me-name' }, me.name),
@@ -42,6 +44,7 @@ export async function render(view, ctx) {
       || t('me.noCertificate')),
     section(t('me.eligibility'), eligibilitySummary(eligibility)),
     section(t('me.applications'), ...applyBox(apps, workerId, policy, eligibility.eligible)),
-    section(t('me.payments'), paymentsTable(payments)),
+    section(t('me.payments'), statement ? h('p', null, t('statement.total', { due: yuan(statement.due_fen),
+      net: yuan(statement.net_fen) })) : null, paymentsTable(payments)),
     section(t('me.timeline'), h('p', { class: 'muted' }, t('me.timelineHelp')), eligibilityTimeline(eligibility)));
 }

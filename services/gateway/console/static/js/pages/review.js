@@ -4,8 +4,8 @@
 import { get, post } from '../api.js';
 import { namesOf } from '../common.js';
 import { applicationStatus } from '../components.js';
-import { act, h, link, section, select, table, waiting } from '../dom.js';
-import { t, timeText } from '../i18n.js';
+import { act, badge, errorText, h, link, notice, section, select, table } from '../dom.js';
+import { dateText, levelName, t, timeText, yuan } from '../i18n.js';
 
 const enc = encodeURIComponent;
 
@@ -50,9 +50,14 @@ export async function render(view, ctx) {
   view.append(h('h1', null, t('page.review')),
     section(t('review.applications'), h('p', { class: 'muted' }, t('review.makerChecker')),
       h('div', { class: 'filters' }, h('label', { class: 'field' }, h('span', null, t('status')), filter)),
-      box, more, out),
-    section(t('review.claims'), waiting(t('review.claimsApi'))),
-    section(t('review.awards'), waiting(t('review.awardsApi'))));
+      box, more, out));
+  if (ctx.claims.roles.includes('bureau_admin') || ctx.claims.roles.includes('auditor')) {
+    const [c, e, a] = await Promise.all([claims(ctx), employments(ctx), awards(ctx)]);
+    view.append(
+      section(t('review.claims'), h('p', { class: 'muted' }, t('review.claimsHelp')), c),
+      section(t('review.employments'), h('p', { class: 'muted' }, t('review.employmentsHelp')), e),
+      section(t('review.awards'), h('p', { class: 'muted' }, t('review.awardsHelp')), a));
+  }
 
   const apps = [];
   const names = {};
@@ -75,4 +80,93 @@ export async function render(view, ctx) {
   }
   more.addEventListener('click', () => act(more, out, load));
   await load();
+}
+
+// A queue of things a second person decides: one list endpoint, approve and reject endpoints per item.
+// `mine(item)` is true when the caller recorded it (they may not decide it); `done(item)` once decided.
+async function queue(ctx, { id, list, columns, approve, reject, mine, done, state, needsReason }) {
+  let items;
+  try {
+    items = (await get(list, { limit: 100 })).items;
+  } catch (error) {
+    return notice(errorText(error));
+  }
+  const names = await namesOf(items.map((x) => x.worker_id));
+  const box = h('div');
+  const isAdmin = ctx.claims.roles.includes('bureau_admin');
+  const decide = (item) => {
+    if (done(item)) return state(item);
+    if (!isAdmin) return h('span', { class: 'muted' }, t('review.bureauOnly'));
+    if (mine(item)) return h('span', { class: 'muted maker-checker' }, t('review.ownRecord'));
+    const out = h('span', { class: 'out' });
+    const reason = h('input', { class: 'reject-reason', placeholder: t('review.reasonHint'), maxlength: 500 });
+    const yes = h('button', { type: 'button', class: 'small approve', onClick: () => act(yes, out, async () => {
+      Object.assign(item, await post(approve(item)));
+      draw();
+    }) }, t('review.approve'));
+    const no = h('button', { type: 'button', class: 'small secondary reject', onClick: () => {
+      if (needsReason && !reason.value.trim()) { reason.focus(); return; }
+      act(no, out, async () => {
+        Object.assign(item, await post(reject(item), reason.value.trim() ? { reason: reason.value.trim() } : {}));
+        draw();
+      });
+    } }, t('review.reject'));
+    return h('div', { class: 'decision' }, yes, h('span', { class: 'reject-group' }, reason, no), out);
+  };
+  const draw = () => box.replaceChildren(table([
+    { label: t('name'), cell: (x) => link(['workers', x.worker_id], names[x.worker_id] || x.worker_id.slice(0, 8)) },
+    ...columns,
+    { label: t('review.decision'), cell: decide },
+  ], items, { id, empty: t('review.none') }));
+  draw();
+  return box;
+}
+
+function claims(ctx) {
+  return queue(ctx, {
+    id: 'claims-table', list: '/registry/v1/certificate-claims', needsReason: true,
+    columns: [
+      { label: t('level'), cell: (c) => levelName(c.level) },
+      { label: t('certificateNo'), cell: (c) => c.certificate_no, class: 'mono' },
+      { label: t('obtainedOn'), cell: (c) => dateText(c.obtained_on) },
+      { label: t('review.recordedAt'), cell: (c) => timeText(c.created_at) },
+    ],
+    approve: (c) => `/registry/v1/workers/${enc(c.worker_id)}/certificates/${enc(c.id)}/verify`,
+    reject: (c) => `/registry/v1/workers/${enc(c.worker_id)}/certificates/${enc(c.id)}/reject`,
+    mine: (c) => c.recorded_by === ctx.claims.sub,
+    done: (c) => c.verification !== 'claimed',
+    state: (c) => badge(t(`verification.${c.verification}`), c.verification === 'verified' ? 'ok' : 'no'),
+  });
+}
+
+function employments(ctx) {
+  return queue(ctx, {
+    id: 'employment-claims-table', list: '/registry/v1/employment-claims', needsReason: true,
+    columns: [
+      { label: t('role'), cell: (e) => e.role },
+      { label: t('startDate'), cell: (e) => dateText(e.start_date) },
+      { label: t('fullTime'), cell: (e) => (e.full_time ? t('yes') : t('no')) },
+    ],
+    approve: (e) => `/registry/v1/workers/${enc(e.worker_id)}/employments/${enc(e.id)}/confirm`,
+    reject: (e) => `/registry/v1/workers/${enc(e.worker_id)}/employments/${enc(e.id)}/reject`,
+    mine: () => false,
+    done: (e) => e.confirmation !== 'pending',
+    state: (e) => badge(t(`confirmation.${e.confirmation}`), e.confirmation === 'confirmed' ? 'ok' : 'no'),
+  });
+}
+
+function awards(ctx) {
+  return queue(ctx, {
+    id: 'awards-table', list: '/subsidy/v1/awards', needsReason: false,
+    columns: [
+      { label: t('title'), cell: (a) => a.title },
+      { label: t('amount'), cell: (a) => yuan(a.amount_fen), class: 'num' },
+      { label: t('awardedOn'), cell: (a) => dateText(a.awarded_on) },
+    ],
+    approve: (a) => `/subsidy/v1/awards/${enc(a.id)}/approve`,
+    reject: (a) => `/subsidy/v1/awards/${enc(a.id)}/reject`,
+    mine: (a) => a.recorded_by === ctx.claims.sub,
+    done: (a) => a.status !== 'recorded',
+    state: (a) => badge(t(`awardStatus.${a.status}`), a.status === 'approved' ? 'ok' : 'no'),
+  });
 }

@@ -3,7 +3,7 @@
 
 import { get } from '../api.js';
 import { currentMonth, policyCode, stationNames } from '../common.js';
-import { applicationsTable, eligibilitySummary, eligibilityTimeline, paymentsTable } from '../components.js';
+import { applicationsTable, eligibilitySummary, eligibilityTimeline, paymentsTable, statementTable } from '../components.js';
 import { badge, errorText, h, link, notice, section, table, wideSection } from '../dom.js';
 import { dateText, levelName, t } from '../i18n.js';
 
@@ -70,6 +70,8 @@ export async function render(view, ctx) {
       .then((p) => p.items), paymentsTable),
     part(t('worker.applications'), () => get('/subsidy/v1/applications', { worker_id: id, limit: 100 })
       .then((p) => p.items), applicationsTable),
+    part(t('worker.statement'), () => get(`/subsidy/v1/workers/${enc(id)}/statement`,
+      { policy, through: currentMonth() }), statementTable, wideSection),
     part(t('worker.eligibility'), () => get(`/subsidy/v1/workers/${enc(id)}/eligibility`,
       { policy, through: currentMonth() }), (e) => h('div', { class: 'eligibility' }, eligibilitySummary(e),
       eligibilityTimeline(e)), wideSection),
