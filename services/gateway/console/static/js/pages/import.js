@@ -17,7 +17,7 @@ function report(result) {
     const rows = onlyBad.checked ? bad : result.results;
     rowsBox.replaceChildren(table([
       { label: t('import.row'), cell: (r) => String(r.row), class: 'num' },
-      { label: t('status'), cell: (r) => badge(t(`import.${r.status}`), r.status === 'error' ? 'no' : 'ok') },
+      { label: t('status'), cell: (r) => badge(t(`import.${r.status}`), { error: 'no', needs_review: 'wait' }[r.status] || 'ok') },
       { label: t('import.errors'), cell: (r) => (r.errors.length || (r.notes && r.notes.length)
         ? h('ul', { class: 'errors' }, r.errors.map((e) => h('li', null, h('strong', null, e.column), ` (${e.field}): `,
           e.reason)), (r.notes || []).map((n) => h('li', { class: 'muted' }, `${n.column}: ${n.note}`)))
