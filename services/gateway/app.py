@@ -21,6 +21,7 @@ from starlette.routing import Route
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from services.gateway.asyncapi import build_asyncapi
+from services.gateway.console.router import mount_console
 from services.gateway.identity.keys import KeyCipher, KeyRing, LocalVerifier, ensure_active_key
 from services.gateway.identity.router import router as identity_router
 from services.gateway.identity.service import bootstrap
@@ -132,6 +133,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                               redoc_favicon_url="/docs/assets/favicon.png", with_google_fonts=False)
 
     app.mount("/docs/assets", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
+
+    mount_console(app)
 
     # The proxy routes are matched first: nearly every request is one, and matching is a scan of the routes.
     app.router.routes[:0] = [_lazy_route(name) for name in settings.upstreams()]

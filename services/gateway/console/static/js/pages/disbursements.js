@@ -1,0 +1,99 @@
+// Disbursements: the month's batch (created once, the same batch after), its lines, marking lines paid or
+// failed, the export for the bank, the open recoveries. #/disbursements/<id> reopens a batch.
+
+import { all, download, get, post } from '../api.js';
+import { currentMonth, namesOf, policyCode } from '../common.js';
+import { act, badge, field, h, kpi, link, notice, section, table, waiting } from '../dom.js';
+import { levelName, num, t, timeText, yuan } from '../i18n.js';
+
+const enc = encodeURIComponent;
+
+function lineStatus(line) {
+  return h('span', null, badge(t(`line.${line.status}`), line.status === 'paid' ? 'ok' : line.status === 'failed' ? 'no' : ''),
+    line.failure_reason ? ` ${line.failure_reason}` : '');
+}
+
+function lineActions(batch, line, isAdmin, redraw) {
+  if (!isAdmin || line.status !== 'pending') return '—';
+  const out = h('span', { class: 'out' });
+  const mark = (status, reason) => post(`/subsidy/v1/disbursements/${enc(batch.id)}/lines/${line.id}/mark`,
+    reason ? { status, reason } : { status }).then((updated) => { Object.assign(line, updated); redraw(); });
+  const paid = h('button', { type: 'button', class: 'small mark-paid',
+    onClick: () => act(paid, out, () => mark('paid')) }, t('disb.markPaid'));
+  const reason = h('input', { class: 'small fail-reason', placeholder: t('disb.failReason') });
+  const failed = h('button', { type: 'button', class: 'small secondary mark-failed', onClick: () => {
+    if (!reason.value.trim()) { reason.focus(); return; }
+    act(failed, out, () => mark('failed', reason.value.trim()));
+  } }, t('disb.markFailed'));
+  return h('span', { class: 'line-actions' }, paid, reason, failed, out);
+}
+
+async function showBatch(box, batch, isAdmin) {
+  const lines = await all(`/subsidy/v1/disbursements/${enc(batch.id)}/lines`);
+  const names = await namesOf(lines.slice(0, 200).map((l) => l.worker_id));
+  const out = h('div');
+  const tableBox = h('div');
+  const redraw = () => tableBox.replaceChildren(table([
+    { label: t('name'), cell: (l) => link(['workers', l.worker_id], names[l.worker_id] || l.worker_id.slice(0, 8)) },
+    { label: t('month'), cell: (l) => l.month || '—' },
+    { label: t('kind'), cell: (l) => t(`lineKind.${l.kind}`) },
+    { label: t('level'), cell: (l) => (l.level ? levelName(l.level) : '—') },
+    { label: t('amount'), cell: (l) => yuan(l.amount_fen), class: 'num' },
+    { label: t('status'), cell: lineStatus },
+    { label: t('actions'), cell: (l) => lineActions(batch, l, isAdmin, redraw) },
+  ], lines, { id: 'lines-table', empty: t('disb.noLines') }));
+  redraw();
+  const exportButton = (format) => {
+    const b = h('button', { type: 'button', class: 'secondary', id: `export-${format}`, onClick: () => act(b, out, () =>
+      download(`/subsidy/v1/disbursements/${enc(batch.id)}/export`, { format }, `disbursement-${batch.month}.${format}`)) },
+    t(`disb.export.${format}`));
+    return b;
+  };
+  box.replaceChildren(section(t('disb.batch', { month: batch.month }),
+    h('div', { class: 'kpis', id: 'batch-summary' },
+      kpi(t('month'), batch.month), kpi(t('disb.lines'), num(batch.line_count), null, 'batch-lines'),
+      kpi(t('disb.total'), yuan(batch.total_fen), null, 'batch-total'),
+      batch.net_to_pay_fen !== undefined ? kpi(t('disb.netToPay'), yuan(batch.net_to_pay_fen),
+        t('disb.transfers', { n: num(batch.transfers), recovered: yuan(batch.recovered_fen), setOff: yuan(batch.set_off_fen) }),
+        'batch-net') : null,
+      kpi(t('disb.createdBy'), batch.created_by.slice(0, 8), timeText(batch.created_at))),
+    h('div', { class: 'actions' }, exportButton('xlsx'), exportButton('csv')), out,
+    waiting(t('disb.lifecycleApi')), tableBox));
+}
+
+export async function render(view, ctx) {
+  const isAdmin = ctx.claims.roles.includes('bureau_admin');
+  const policy = await policyCode();
+  const month = h('input', { type: 'month', id: 'batch-month', value: currentMonth(), required: true });
+  const button = h('button', { type: 'submit', id: 'batch-create' }, t('disb.create'));
+  const out = h('div');
+  const box = h('div', { id: 'batch' });
+  view.append(h('h1', null, t('page.disbursements')));
+  if (isAdmin) {
+    view.append(section(t('disb.new'), h('p', { class: 'muted' }, t('disb.help')),
+      h('form', { class: 'filters', id: 'batch-form', onSubmit: (event) => {
+        event.preventDefault();
+        act(button, out, async () => {
+          const batch = await post('/subsidy/v1/disbursements', { policy, month: month.value });
+          history.replaceState(null, '', `#/disbursements/${enc(batch.id)}`);
+          await showBatch(box, batch, isAdmin);
+        });
+      } }, field(t('month'), month), button), out));
+  }
+  view.append(box);
+  if (ctx.id) await showBatch(box, await get(`/subsidy/v1/disbursements/${enc(ctx.id)}`), isAdmin);
+  else if (!isAdmin) box.append(notice(t('disb.noList'), 'info'));
+
+  const recoveries = await get('/subsidy/v1/recoveries', { limit: 100 }).then((p) => p.items, () => null);
+  if (recoveries) {
+    const names = await namesOf(recoveries.map((r) => r.worker_id));
+    view.append(section(t('disb.recoveries'), table([
+      { label: t('name'), cell: (r) => link(['workers', r.worker_id], names[r.worker_id] || r.worker_id.slice(0, 8)) },
+      { label: t('month'), cell: (r) => r.month || '—' },
+      { label: t('amount'), cell: (r) => yuan(r.amount_fen), class: 'num' },
+      { label: t('disb.dueFen'), cell: (r) => (r.due_fen === null ? '—' : yuan(r.due_fen)), class: 'num' },
+      { label: t('reason'), cell: (r) => r.reason || r.rule || '—' },
+      { label: t('disb.recordedAt'), cell: (r) => timeText(r.created_at) },
+    ], recoveries, { id: 'recoveries-table', empty: t('disb.noRecoveries') })));
+  }
+}

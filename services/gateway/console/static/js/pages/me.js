@@ -1,0 +1,50 @@
+// The social worker's own page, made for a phone (375 px): am I eligible and why, month by month,
+// my applications (apply from here), my payments.
+
+import { get, post } from '../api.js';
+import { currentMonth, policyCode } from '../common.js';
+import { applicationStatus, eligibilitySummary, eligibilityTimeline, paymentsTable } from '../components.js';
+import { act, h, notice, refreshPage, section } from '../dom.js';
+import { levelName, t, timeText, yuan } from '../i18n.js';
+
+const enc = encodeURIComponent;
+
+function applyBox(apps, workerId, policy, eligible) {
+  const open = apps.find((a) => a.status === 'submitted' || a.status === 'approved');
+  const list = h('ul', { class: 'plain', id: 'my-applications' }, apps.map((a) => h('li', null,
+    applicationStatus(a), ' ', timeText(a.created_at), a.decision_reason ? ` · ${a.decision_reason}` : '')));
+  if (open) return [list, h('p', { class: 'muted' }, t(`me.open.${open.status}`))];
+  const out = h('div');
+  const button = h('button', { type: 'button', id: 'apply', class: 'wide', onClick: () => act(button, out, async () => {
+    await post('/subsidy/v1/applications', { worker_id: workerId, policy });
+    refreshPage();
+  }) }, t('me.apply'));
+  return [list, eligible ? null : h('p', { class: 'muted' }, t('me.applyAnyway')), button, out];
+}
+
+export async function render(view, ctx) {
+  const workerId = ctx.claims.worker_id;
+  if (!workerId) {
+    view.append(notice(t('me.noWorker'), 'info'));
+    return;
+  }
+  const policy = await policyCode();
+  const [me, eligibility, apps, payments] = await Promise.all([
+    get(`/registry/v1/workers/${enc(workerId)}`),
+    get(`/subsidy/v1/workers/${enc(workerId)}/eligibility`, { policy, through: currentMonth() }),
+    get('/subsidy/v1/applications', { worker_id: workerId, limit: 50 }).then((p) => p.items),
+    get(`/subsidy/v1/workers/${enc(workerId)}/payments`, { limit: 500 }).then((p) => p.items),
+  ]);
+  const statement = await get(`/subsidy/v1/workers/${enc(workerId)}/statement`, { policy, through: currentMonth() })
+    .catch(() => null);
+  const certs = await get(`/registry/v1/workers/${enc(workerId)}/certificates`).then((p) => p.items, () => []);
+  view.append(
+    h('h1', { id: 'me-name' }, me.name),
+    h('p', { class: 'muted' }, certs.filter((c) => c.status === 'valid').map((c) => levelName(c.level)).join(' · ')
+      || t('me.noCertificate')),
+    section(t('me.eligibility'), eligibilitySummary(eligibility)),
+    section(t('me.applications'), ...applyBox(apps, workerId, policy, eligibility.eligible)),
+    section(t('me.payments'), statement ? h('p', null, t('statement.total', { due: yuan(statement.due_fen),
+      net: yuan(statement.net_fen) })) : null, paymentsTable(payments)),
+    section(t('me.timeline'), h('p', { class: 'muted' }, t('me.timelineHelp')), eligibilityTimeline(eligibility)));
+}
