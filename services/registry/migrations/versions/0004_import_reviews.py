@@ -1,7 +1,7 @@
 """import reviews: rows that may be a known person under another ID number; workers by name and birth date
 
-Revision ID: 0003_import_reviews
-Revises: 0002
+Revision ID: 0004_import_reviews
+Revises: 0003_access_claims
 Create Date: 2026-11-30 05:10:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0003_import_reviews"
+revision = "0004_import_reviews"
 down_revision = "0003_access_claims"
 branch_labels = None
 depends_on = None

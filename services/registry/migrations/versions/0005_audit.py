@@ -1,7 +1,7 @@
 """Audit trail: audit_log chained by hash, and a capture trigger on every registry table people change.
 
 Revision ID: 0005_audit
-Revises: 0003_import_reviews
+Revises: 0004_import_reviews
 """
 
 from alembic import op
