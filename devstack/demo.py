@@ -1,8 +1,8 @@
 """Demo data like Otog Banner's, loaded through the public API and the events (never by writing tables).
 
 Loaded by `make run` on first start and by `python -m devstack demo` (idempotent: it stops if the
-banner's guidance centre already exists). Station managers file and confirm the monthly service
-reports, the registry's and the projects service's events reach the subsidy service over the broker,
+banner's guidance centre already exists). The bureau files the service-report history, station managers the
+recent months, the registry's and the projects service's events reach the subsidy service over the broker,
 the bureau approves applications and runs disbursements, and a fund call gets projects in every state.
 
 Its figures are the same on every first start, whatever the day: the people come from a seeded
@@ -23,7 +23,7 @@ from pathlib import Path
 from devstack.api import Api
 from devstack.demo_data import CENTRE, DEMO_HR_CLIENT, DIVISION, STAR_RATINGS, TOWNSHIPS, as_csv, demo_people
 from devstack.embedded import StackError
-from shared.validators import credit_code_check_char
+from shared.validators import backdated, credit_code_check_char
 
 POLICY = "otog-talent-subsidy"
 SERVICE_FROM = "2023-01"
@@ -116,7 +116,7 @@ def load_demo(base_url: str, *, admin_password: str, logins_file: Path, today: d
     logins_file.chmod(0o600)
     result.logins = passwords
 
-    log("demo: monthly service reports, confirmed by the station managers (back-dated ones by the bureau) ...")
+    log("demo: monthly service reports (the history by the bureau, recent months by the station managers) ...")
     for name, station_id in stations.items():
         staff = [p for p in people if p["所在社工站"] == name]
         for month in months(SERVICE_FROM, SERVICE_THROUGH):  # in month order: each worker's events are too
@@ -124,11 +124,12 @@ def load_demo(base_url: str, *, admin_password: str, logins_file: Path, today: d
                        for p in staff if p["入职日期"][:7] <= month]
             if not entries:
                 continue
-            report = managers[name].post("/projects/v1/service-reports",
-                                         {"station_id": station_id, "month": month, "entries": entries})
-            confirmed = managers[name].post(f"/projects/v1/service-reports/{report['id']}/confirm")
-            if confirmed["status"] == "awaiting_bureau":  # more than two months back: the bureau's word counts
-                admin.post(f"/projects/v1/service-reports/{report['id']}/confirm")
+            # The history more than two months back is the bureau's to file and confirm (a manager's word
+            # alone would leave it awaiting the bureau); the recent months are the station manager's.
+            clerk = admin if backdated(month, today) else managers[name]
+            report = clerk.post("/projects/v1/service-reports",
+                                {"station_id": station_id, "month": month, "entries": entries})
+            clerk.post(f"/projects/v1/service-reports/{report['id']}/confirm")
             result.reports += 1
 
     log("demo: waiting until the subsidy service has applied the events ...")
