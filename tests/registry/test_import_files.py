@@ -18,7 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.registry.conftest import new_id_number
-from tests.registry.test_import import CSV_TYPE, HEADER, XLSX_TYPE, counts, townships  # noqa: F401
+from tests.registry.test_import import CSV_TYPE, HEADER, SAMPLE, XLSX_TYPE, counts, townships  # noqa: F401
 from tests.support import assert_problem
 
 IMPORT = "/v1/workers/import"
@@ -432,3 +432,21 @@ def test_phone_numbers_and_yes_no():
     assert [BOOLS[x.lower()] for x in ("是", "Y", "1", "√", "TRUE", "yes", "专职")] == [True] * 7
     assert [BOOLS[x.lower()] for x in ("否", "N", "0", "×", "false", "No", "兼职")] == [False] * 7
 
+
+
+async def test_gbk_example_is_the_same_people_as_the_sample(app_client, api, townships):  # noqa: F811
+    """examples/hr-export-gbk-excel.csv: five sample people as Chinese Excel and an old HR system write them."""
+    examples = SAMPLE.parent
+    gbk = await asyncio.to_thread((examples / "hr-export-gbk-excel.csv").read_bytes)
+    r = await app_client.post(IMPORT, content=gbk, headers={**api.admin, "Content-Type": CSV_TYPE})
+    answer = r.json()
+    assert (answer["encoding"], answer["header_row"], answer["totals"]["created"]) == ("gb18030", 3, 5), r.text
+    first = await stored(app_client, api.admin, answer["results"][0]["worker_id"])
+    assert (first["id_number"], first["phone"], first["birth_date"]) == ("150624197406182317", "13363581984",
+                                                                         "1974-06-18")
+    # the UTF-8 sample names the same five people: they are found, not created again
+    sample = (await asyncio.to_thread(SAMPLE.read_bytes)).decode("utf-8-sig").splitlines()[:6]
+    r = await app_client.post(IMPORT, content="\r\n".join(sample).encode(),
+                              headers={**api.admin, "Content-Type": CSV_TYPE})
+    assert [x["status"] for x in r.json()["results"]] == ["unchanged"] * 5, r.text
+    assert [x["worker_id"] for x in r.json()["results"]] == [x["worker_id"] for x in answer["results"]]

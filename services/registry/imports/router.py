@@ -127,7 +127,7 @@ async def import_template(session: SessionDep, principal: CurrentPrincipal,
                           format: Annotated[Literal["xlsx"], Query()] = "xlsx"):  # noqa: A002
     """The workbook to fill in: headers, instructions, drop-down lists, identifier columns as text."""
     principal.require(*WRITERS)
-    names = list((await session.execute(select(Station.name).order_by(Station.name))).scalars())
+    names = tuple((await session.execute(select(Station.name).order_by(Station.name))).scalars())
     return _xlsx(workbooks.template(names), "workers-import-template.xlsx")
 
 

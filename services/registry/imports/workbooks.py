@@ -8,6 +8,7 @@ so Excel never turns an ID number into a number.
 
 from __future__ import annotations
 
+import functools
 import io
 
 from openpyxl import Workbook
@@ -65,7 +66,9 @@ def _save(workbook: Workbook) -> bytes:
     return buf.getvalue()
 
 
-def template(stations: list[str]) -> bytes:
+@functools.lru_cache(maxsize=4)
+def template(stations: tuple[str, ...]) -> bytes:
+    """The template for these station names (built once per list: stations change rarely)."""
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "人员信息"
@@ -84,7 +87,7 @@ def template(stations: list[str]) -> bytes:
             cell.number_format = "@"
 
     lists = workbook.create_sheet("选项")
-    choices = {"level": list(LEVEL_LABELS_ZH.values()), "station": stations or ["(no station yet)"],
+    choices = {"level": list(LEVEL_LABELS_ZH.values()), "station": list(stations) or ["(no station yet)"],
                "yes_no": ["是", "否"], "gender": ["男", "女"]}
     for col, values in enumerate(choices.values(), start=1):
         for row, value in enumerate(values, start=1):
