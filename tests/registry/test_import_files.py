@@ -85,7 +85,7 @@ async def test_gbk_csv_from_chinese_excel(app_client, api, townships):  # noqa: 
         [""] * 15,
         ["制表：乌兰镇社工站"] + [""] * 14,
         header,
-        ["1", "秦建", legacy(a), "男", "1974年6月18日", "+86 139-1234-5678", "大专", "群众", "乌兰镇社工站",
+        ["1", "秦建国", legacy(a), "男", "1974年6月18日", "+86 139-1234-5678", "大专", "群众", "乌兰镇社工站",
          "社工站社工", "√", "2022.1.1", "助理社会工作师", full_width("ZS2020"), "2020/12/25"],
         ["2", "\u3000王五\u3000", b.lower(), "男" if int(b[16]) % 2 else "女", "19850727",
          full_width("13912345678"), "本科", "群众", "蒙西镇社工站", "社工站社工", "N", "20220301", "", "", ""],
@@ -109,7 +109,7 @@ async def test_gbk_csv_from_chinese_excel(app_client, api, townships):  # noqa: 
 
     first = await stored(app_client, api.admin, rows[1]["worker_id"])
     assert (first["name"], first["id_number"], first["birth_date"], first["gender"], first["phone"]) == (
-        "秦建", a, "1974-06-18", "male", "13912345678")
+        "秦建国", a, "1974-06-18", "male", "13912345678")
     assert [(e["station_id"], e["start_date"], e["full_time"]) for e in first["employments"]] == [
         (townships["乌兰镇社工站"], "2022-01-01", True)]
     assert [(x["level"], x["certificate_no"], x["obtained_on"]) for x in first["certificates"]] == [
@@ -133,7 +133,7 @@ async def test_gbk_csv_from_chinese_excel(app_client, api, townships):  # noqa: 
         ("socialwork.registry.certificate-issued.v1", rows[3]["worker_id"], "SG-1", "2021-06-15")]
 
     # the same people under their 18-digit numbers (and the same file declared as charset=gbk) are the same people
-    again = [header, ["1", "秦建", a, "男", "1974-06-18", "13912345678", "大专", "群众", "乌兰镇社工站",
+    again = [header, ["1", "秦建国", a, "男", "1974-06-18", "13912345678", "大专", "群众", "乌兰镇社工站",
                       "社工站社工", "是", "2022-01-01", "助理社会工作师", "ZS2020", "2020-12-25"]]
     r = await app_client.post(IMPORT, content="\r\n".join(",".join(x) for x in again).encode("gbk"),
                               headers={**api.admin, "Content-Type": "text/csv; charset=GBK"})
