@@ -28,16 +28,19 @@ from services.subsidy.ledger.schemas import (
     WriteOffRead,
 )
 from shared import audit
-from shared.auth import CurrentPrincipal
+from shared.auth import CurrentPrincipal, Role, allow
 from shared.db import SessionDep
 from shared.pagination import Page, PageParams, page_params, paginate
 
 router = APIRouter(tags=["disbursements"])
 Params = Annotated[PageParams, Depends(page_params)]
+# Money moves only by the bureau: other roles get 403 before the body is read (as on every other write).
+BUREAU = [allow(Role.BUREAU_ADMIN)]
 
 
 @router.post("/v1/disbursements", response_model=DisbursementRead, status_code=201,
-             responses={200: {"model": DisbursementRead, "description": "the month's batch already exists"}})
+             responses={200: {"model": DisbursementRead, "description": "the month's batch already exists"}},
+             dependencies=BUREAU)
 async def create_disbursement(body: DisbursementCreate, session: SessionDep, principal: CurrentPrincipal,
                               response: Response):
     """The month's batch (a month that has begun in Asia/Shanghai): for every approved application, every month
@@ -91,7 +94,7 @@ async def export_disbursement(disbursement_id: uuid.UUID, session: SessionDep, p
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-@router.post("/v1/disbursements/{disbursement_id}/lines/{line_id}/mark", response_model=LineRead)
+@router.post("/v1/disbursements/{disbursement_id}/lines/{line_id}/mark", response_model=LineRead, dependencies=BUREAU)
 async def mark_disbursement_line(disbursement_id: uuid.UUID, line_id: int, body: LineMark, session: SessionDep,
                                  principal: CurrentPrincipal):
     """Paid or failed. The bank pays one transfer per worker and batch, so this marks every pending payment line of
@@ -106,7 +109,7 @@ async def list_award_types(session: SessionDep, principal: CurrentPrincipal):
     return {"items": list(await session.scalars(awards.types())), "next_cursor": None}
 
 
-@router.post("/v1/awards", response_model=AwardRead, status_code=201, tags=["awards"])
+@router.post("/v1/awards", response_model=AwardRead, status_code=201, tags=["awards"], dependencies=BUREAU)
 async def create_award(body: AwardCreate, session: SessionDep, principal: CurrentPrincipal, request: Request):
     """Recorded (the amount is the award type's); approved by another bureau_admin; paid by the next batch."""
     return await awards.record(session=session, principal=principal, data=body,
@@ -119,14 +122,14 @@ async def list_awards(session: SessionDep, principal: CurrentPrincipal, params: 
     return {"items": items, "next_cursor": cursor}
 
 
-@router.post("/v1/awards/{award_id}/approve", response_model=AwardRead, tags=["awards"])
+@router.post("/v1/awards/{award_id}/approve", response_model=AwardRead, tags=["awards"], dependencies=BUREAU)
 async def approve_award(award_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal,
                         body: AwardDecision | None = None):
     return await awards.decide(session=session, principal=principal, award_id=award_id, approve=True,
                                reason=body.reason if body else None)
 
 
-@router.post("/v1/awards/{award_id}/reject", response_model=AwardRead, tags=["awards"])
+@router.post("/v1/awards/{award_id}/reject", response_model=AwardRead, tags=["awards"], dependencies=BUREAU)
 async def reject_award(award_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal,
                        body: AwardDecision | None = None):
     return await awards.decide(session=session, principal=principal, award_id=award_id, approve=False,
@@ -164,7 +167,8 @@ async def get_receivable(worker_id: uuid.UUID, session: SessionDep, principal: C
 
 
 @router.post("/v1/receivables/{worker_id}/repayments", response_model=RepaymentRead, status_code=201,
-             tags=["receivables"])
+             tags=["receivables"],
+             dependencies=BUREAU)
 async def record_repayment(worker_id: uuid.UUID, body: RepaymentCreate, session: SessionDep,
                            principal: CurrentPrincipal):
     """Money the worker paid back to the bureau (never more than they owe)."""
@@ -173,7 +177,8 @@ async def record_repayment(worker_id: uuid.UUID, body: RepaymentCreate, session:
 
 
 @router.post("/v1/receivables/{worker_id}/write-offs", response_model=WriteOffRead, status_code=201,
-             tags=["receivables"])
+             tags=["receivables"],
+             dependencies=BUREAU)
 async def propose_write_off(worker_id: uuid.UUID, body: WriteOffCreate, session: SessionDep,
                             principal: CurrentPrincipal):
     """Proposed by a bureau_admin with a reason; counts once another bureau_admin approves it."""
@@ -188,13 +193,15 @@ async def list_write_offs(session: SessionDep, principal: CurrentPrincipal, para
     return {"items": items, "next_cursor": cursor}
 
 
-@router.post("/v1/write-offs/{write_off_id}/approve", response_model=WriteOffRead, tags=["receivables"])
+@router.post("/v1/write-offs/{write_off_id}/approve", response_model=WriteOffRead, tags=["receivables"],
+             dependencies=BUREAU)
 async def approve_write_off(write_off_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal):
     return await receivables.decide_write_off(session=session, principal=principal, write_off_id=write_off_id,
                                               approve=True)
 
 
-@router.post("/v1/write-offs/{write_off_id}/reject", response_model=WriteOffRead, tags=["receivables"])
+@router.post("/v1/write-offs/{write_off_id}/reject", response_model=WriteOffRead, tags=["receivables"],
+             dependencies=BUREAU)
 async def reject_write_off(write_off_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal):
     return await receivables.decide_write_off(session=session, principal=principal, write_off_id=write_off_id,
                                               approve=False)
