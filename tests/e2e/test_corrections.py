@@ -12,7 +12,7 @@ import pytest
 from devstack.api import Api, wait_until
 from devstack.demo import POLICY, months
 from devstack.demo_data import CENTRE
-from tests.e2e.test_suite import new_id_number
+from tests.e2e.test_0_suite import new_id_number
 
 STATION = "E2E更正社工站"
 

@@ -1,4 +1,5 @@
-"""End to end, only through the gateway with real tokens, over the real broker between real processes.
+"""End to end, only through the gateway with real tokens, over the real broker between real processes (named
+`test_0_` so it runs first on the shared demo stack: it checks the demo's exact figures before other tests add to them).
 
 An HR system imports people with certificates; a station manager confirms service months; a worker on a
 mobile client sees the eligibility explained and applies; the bureau approves and runs disbursements month
