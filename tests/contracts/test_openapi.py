@@ -12,7 +12,7 @@ from pathlib import Path
 
 from openapi_spec_validator import validate
 
-# The public contract of ARCHITECTURE.md (paths as the gateway serves them; parameter names aside).
+# The public contract of the README's "Design" section (paths as the gateway serves them; parameter names aside).
 PUBLIC = [
     ("post", "/auth/token"), ("post", "/auth/users"), ("post", "/auth/clients"), ("get", "/.well-known/jwks.json"),
     ("post", "/registry/v1/stations"), ("post", "/registry/v1/workers"), ("get", "/registry/v1/workers"),
