@@ -73,9 +73,12 @@ class Console:
         return time.monotonic() - start
 
     def wait(self, condition, timeout: float = 60.0):
+        from selenium.common.exceptions import StaleElementReferenceException  # noqa: PLC0415
         from selenium.webdriver.support.ui import WebDriverWait  # noqa: PLC0415
 
-        return WebDriverWait(self.driver, timeout, poll_frequency=0.05).until(condition)
+        # A page re-renders its lists after an action: an element read mid-render is stale, so poll again.
+        return WebDriverWait(self.driver, timeout, poll_frequency=0.05,
+                             ignored_exceptions=(StaleElementReferenceException,)).until(condition)
 
     def wait_ready(self, page: str | None = None, timeout: float = 60.0) -> None:
         def ready(driver):
