@@ -14,12 +14,15 @@ from tests.gateway.conftest import ADMIN
 from tests.support import assert_problem, fresh_database, running_app
 
 BURST = 4
+# One token per 5 s: slow enough that no bucket refills while the test runs, even when a login (argon2) takes
+# seconds on a loaded machine; at 2 per second the address bucket refilled under load and the test failed.
+RATE = 0.2
 
 
 @pytest.fixture(scope="module")
 async def gw(pg):
     settings = GatewaySettings(database_url=await fresh_database(pg, "gateway"), env="test", admin_username=ADMIN[0],
-                               admin_password=ADMIN[1], rate_limit_per_second=2.0, rate_limit_burst=BURST)
+                               admin_password=ADMIN[1], rate_limit_per_second=RATE, rate_limit_burst=BURST)
     async with running_app(create_app(settings)) as client:
         yield client
 
@@ -32,7 +35,7 @@ async def test_429_with_retry_after_per_caller(gw):
     assert statuses == [200] * BURST
     limited = await gw.get("/.well-known/jwks.json", headers=bearer)
     body = assert_problem(limited, 429)
-    assert limited.headers["retry-after"] == "1" and body["request_id"] == limited.headers["x-request-id"]
+    assert limited.headers["retry-after"] == "5" and body["request_id"] == limited.headers["x-request-id"]
 
     # The address's own bucket (one token spent on /auth/token) is separate from the subject's.
     anonymous = [(await gw.get("/.well-known/jwks.json")).status_code for _ in range(BURST)]
@@ -41,7 +44,7 @@ async def test_429_with_retry_after_per_caller(gw):
     assert (await gw.get("/.well-known/jwks.json", headers={"Authorization": "Bearer forged"})).status_code == 429
     assert (await gw.get("/healthz")).status_code == 200  # probes are never limited
 
-    await asyncio.sleep(0.6)  # 2 tokens per second refill
+    await asyncio.sleep(1 / RATE + 0.2)  # one token refilled
     assert (await gw.get("/.well-known/jwks.json", headers=bearer)).status_code == 200
 
 
