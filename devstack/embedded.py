@@ -173,12 +173,14 @@ class EmbeddedPostgres:
         if (self.datadir / "postmaster.pid").exists():
             self._run("pg_ctl", "-D", str(self.datadir), "-m", mode, "-w", "-t", "30", "stop", timeout=60)
 
-    def create_databases(self, *names: str) -> None:
+    def create_databases(self, *names: str, template: str | None = None) -> None:
+        """Create each missing database, empty or as a copy of `template` (tests copy one migrated database)."""
+        copy = ("-T", template) if template else ()
         for name in names:
             check = self._run("psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-tAc",
                               f"SELECT 1 FROM pg_database WHERE datname = '{name}'")
             if check.stdout.strip() != "1":
-                result = self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name)
+                result = self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", *copy, name)
                 if result.returncode != 0:
                     raise StackError(f"cannot create database {name}: {result.stderr.strip()}")
 

@@ -59,13 +59,25 @@ class TokenMint:
         return {"Authorization": f"Bearer {self.token(*roles, **kwargs)}"}
 
 
+_templates: dict[tuple[str, str], str] = {}
+_template_locks: dict[tuple[str, str], asyncio.Lock] = {}
+
+
 async def fresh_database(pg: EmbeddedPostgres, service: str) -> str:
-    """A new database with the service's migrations applied; returns its SQLAlchemy URL."""
+    """A new database with the service's migrations applied; returns its SQLAlchemy URL.
+
+    The migrations run once per server and service, into a template database; every fresh database is a copy of
+    it (CREATE DATABASE ... TEMPLATE), which takes milliseconds where running every migration took seconds."""
+    key = (str(pg.datadir), service)  # a data directory is one server (ports are reused)
+    async with _template_locks.setdefault(key, asyncio.Lock()):
+        if key not in _templates:
+            template = f"{service}_template_{uuid.uuid4().hex[:6]}"
+            await asyncio.to_thread(pg.create_databases, template)
+            await asyncio.to_thread(upgrade, service, pg.url(template))
+            _templates[key] = template
     name = f"{service}_t{next(_db_counter)}_{uuid.uuid4().hex[:6]}"
-    await asyncio.to_thread(pg.create_databases, name)
-    url = pg.url(name)
-    await asyncio.to_thread(upgrade, service, url)
-    return url
+    await asyncio.to_thread(pg.create_databases, name, template=_templates[key])
+    return pg.url(name)
 
 
 @asynccontextmanager
