@@ -26,6 +26,12 @@ def pytest_configure(config):
         config._socialwork_basetemp = config.option.basetemp
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """The console's browser tests run last: they share the demo stack with the e2e and security tests, which
+    check the demo's figures as the demo left them, and the console changes data (applications, a batch)."""
+    items.sort(key=lambda item: "tests/console/" in item.nodeid.replace("\\", "/"))
+
+
 def pytest_sessionfinish(session, exitstatus):
     session.config._socialwork_exitstatus = exitstatus
 

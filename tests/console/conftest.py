@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from devstack.api import Api
-from tests.support import launch_stack, read_until, stop_stack
 
 CHROMIUM = os.environ.get("CONSOLE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = os.environ.get("CONSOLE_CHROMEDRIVER") or shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -167,26 +166,19 @@ class Console:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+def stack(request):
+    """The session's demo stack (the e2e and security tests' too; the console's tests run after theirs, see
+    tests/conftest.py), or a stack already running (`make run`) to iterate on the pages quickly."""
     missing = browser_missing()
     if missing:
         pytest.skip(f"browser tests skipped: {missing}")
-    if os.environ.get("CONSOLE_GATEWAY"):  # a stack already running (`make run`), to iterate on the pages quickly
+    if os.environ.get("CONSOLE_GATEWAY"):
         state = Path(os.environ.get("SOCIALWORK_STATE_DIR", ".devstack"))
-        yield Stack(gateway=os.environ["CONSOLE_GATEWAY"],
-                    admin_password=json.loads((state / "secrets.json").read_text())["GATEWAY_ADMIN_PASSWORD"],
-                    logins=json.loads((state / "demo-logins.json").read_text()))
-        return
-    state = tmp_path_factory.mktemp("console")
-    proc, ports = launch_stack(state, demo=True)
-    try:
-        read_until(proc, "Press Ctrl-C", timeout=600)
-        secrets = json.loads((state / "state" / "secrets.json").read_text())
-        logins = json.loads((state / "state" / "demo-logins.json").read_text())
-        yield Stack(gateway=f"http://127.0.0.1:{ports['GATEWAY']}",
-                    admin_password=secrets["GATEWAY_ADMIN_PASSWORD"], logins=logins)
-    finally:
-        stop_stack(proc)
+        return Stack(gateway=os.environ["CONSOLE_GATEWAY"],
+                     admin_password=json.loads((state / "secrets.json").read_text())["GATEWAY_ADMIN_PASSWORD"],
+                     logins=json.loads((state / "demo-logins.json").read_text()))
+    demo = request.getfixturevalue("demo_stack")
+    return Stack(gateway=demo.gateway, admin_password=demo.admin_password, logins=demo.logins)
 
 
 @pytest.fixture(scope="module")

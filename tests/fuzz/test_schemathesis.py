@@ -21,11 +21,11 @@ import pytest
 
 from tests.support import ROOT
 
-MIN_CASES = 1000
+MIN_CASES = 500
 # One worker: with several, Hypothesis parses lambda sources from concurrent threads and CPython 3.11 before 3.11.8
 # fails that at random ("AST constructor recursion depth mismatch", python/cpython#106905). Two cores gain little.
 # Examples per operation and phase; the coverage and stateful phases add their own cases on top.
-MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "40"))
+MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "20"))
 SEED = int(os.environ.get("FUZZ_SEED", "20261125"))
 CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance",
           "response_headers_conformance", "response_schema_conformance")

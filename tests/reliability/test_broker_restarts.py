@@ -22,7 +22,7 @@ from shared.events.outbox import enqueue_many, replay_outbox
 from tests.reliability.conftest import restart_broker, scalar
 from tests.support import eventually, fresh_database
 
-EVENTS = 10_000  # service months, one event each
+EVENTS = 6_000  # service months, one event each (spread over every restart)
 MONTHS = 40  # per worker: 2022-01 .. 2025-04
 WORKERS = EVENTS // MONTHS
 RESTARTS = 5  # broker restarts while the events are written, published and consumed

@@ -31,8 +31,8 @@ from tests.reliability.conftest import ServiceProcess, rows, scalar
 from tests.subsidy.conftest import POLICY, Events
 from tests.support import eventually, fresh_database
 
-WORKERS = 300
-KILLS = 10  # SIGKILLs of the service in the middle of creating the batch
+WORKERS = 150
+KILLS = 8  # SIGKILLs of the service in the middle of creating the batch
 MONTH = "2024-12"  # the batch: every payable month up to here (arrears since 2023-12 included)
 SEED = 20261125
 

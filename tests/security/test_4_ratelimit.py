@@ -55,7 +55,8 @@ async def test_a_burst_above_the_limit_gets_429_with_retry_after(suite):
     assert 429 in statuses, (len(proxied), elapsed)
     retry_after = max(float(r.headers["retry-after"]) for r in proxied if r.status_code == 429)
     await asyncio.sleep(retry_after + 0.5)
-    assert httpx.get(f"{suite.gateway}/registry/v1/stations", headers=headers).status_code == 200
+    async with httpx.AsyncClient(headers=headers, timeout=30) as client:
+        assert (await client.get(f"{suite.gateway}/registry/v1/stations")).status_code == 200
 
     # Another caller was never affected: buckets are per caller.
     other = suite.login("manager1")
