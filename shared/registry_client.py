@@ -112,6 +112,21 @@ class RegistryClient:
             return None
         return EmploymentCheck(employed=frozenset(body.employed), not_employed=frozenset(body.not_employed))
 
+    async def payees(self, worker_ids: Iterable[UUID], *, purpose: str,
+                     chunk: int = 1000) -> tuple[dict[str, dict], list[str]]:
+        """Clear name, ID number and verified account per worker id, and the ids without such an account."""
+        ids = list(dict.fromkeys(worker_ids))
+        found: dict[str, dict] = {}
+        missing: list[str] = []
+        for start in range(0, len(ids), chunk):
+            body = await self._call("POST", contract.PAYEES, contract.PayeeResult,
+                                    contract.PayeeRequest(worker_ids=ids[start:start + chunk], purpose=purpose))
+            if body is None:
+                raise Unavailable("the registry does not serve payee data", upstream="registry")
+            found.update({str(item.id): item.model_dump(mode="json") for item in body.items})
+            missing += [str(w) for w in body.without_account]
+        return found, missing
+
     async def lookup_workers(self, worker_ids: Iterable[UUID], *, chunk: int = 1000) -> dict[str, dict]:
         """{worker id: {name, id_number_masked, phone_masked, station_ids, bank_account}}."""
         ids = list(dict.fromkeys(worker_ids))
