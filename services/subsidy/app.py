@@ -10,6 +10,7 @@ from services.subsidy.eligibility.router import router as eligibility_router
 from services.subsidy.facts.handlers import HANDLERS
 from services.subsidy.ledger.metrics import install_ledger_metrics
 from services.subsidy.ledger.router import router as ledger_router
+from services.subsidy.payments.router import router as payments_router
 from services.subsidy.policies.router import router as policies_router
 from services.subsidy.reports.router import router as reports_router
 from services.subsidy.settings import SubsidySettings
@@ -24,7 +25,8 @@ def create_app(settings: SubsidySettings | None = None, *, registry: RegistryCli
     settings = settings or SubsidySettings()
     app = create_service_app(
         settings=settings, title="subsidy", handlers=HANDLERS,
-        routers=[policies_router, eligibility_router, applications_router, ledger_router, reports_router,
+        routers=[policies_router, eligibility_router, applications_router, ledger_router, payments_router,
+                 reports_router,
                  audit_router],
         dependencies=[allow(*SUBSIDY_ROLES)])
     # Without client credentials there is no token for the registry: exports then carry no names.

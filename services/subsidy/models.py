@@ -16,8 +16,43 @@ from services.subsidy.ledger.models import (
     SettledWorker,
     WriteOff,
 )
+from services.subsidy.payments.models import (
+    BankFile,
+    BankPayment,
+    BankResultFile,
+    Notification,
+    Objection,
+    PaymentCycle,
+    PaymentTerms,
+)
 from services.subsidy.policies.models import Policy
 
-__all__ = ["Application", "Award", "AwardType", "Base", "CertificateFact", "Disbursement", "DisbursementWorker",
-           "FactChange", "LedgerLine", "Policy", "RecoveryItem", "RegistrationFact", "Repayment", "ServiceMonthFact",
-           "ServiceRun", "SettledWorker", "WriteOff", "dead_letters", "inbox", "outbox"]
+__all__ = [
+    "Application",
+    "Award",
+    "AwardType",
+    "BankFile",
+    "BankPayment",
+    "BankResultFile",
+    "Base",
+    "CertificateFact",
+    "Disbursement",
+    "DisbursementWorker",
+    "FactChange",
+    "LedgerLine",
+    "Notification",
+    "Objection",
+    "PaymentCycle",
+    "PaymentTerms",
+    "Policy",
+    "RecoveryItem",
+    "RegistrationFact",
+    "Repayment",
+    "ServiceMonthFact",
+    "ServiceRun",
+    "SettledWorker",
+    "WriteOff",
+    "dead_letters",
+    "inbox",
+    "outbox",
+]

@@ -74,6 +74,9 @@ class PayeeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     worker_ids: list[uuid.UUID] = Field(max_length=MAX_IDS)
+    account_ids: list[uuid.UUID] | None = Field(None, max_length=MAX_IDS, description=(
+        "these account rows (whatever their status now: a released bank file is rendered again from the accounts "
+        "it was released to) instead of each worker's verified account"))
     purpose: str = Field(min_length=1, max_length=500, description="recorded with every look, e.g. the batch")
 
 

@@ -116,19 +116,29 @@ def pending_statement():
     return select(BankAccount).where(BankAccount.status == "pending")
 
 
-async def payees(session: AsyncSession, cipher: PersonalDataCipher,
-                 worker_ids: list[uuid.UUID]) -> tuple[list[dict], list[uuid.UUID]]:
-    """Clear name, ID number and verified account of each worker that has one whose holder is still the worker's
-    name; and the asked workers without such an account."""
-    rows = (await session.execute(
-        select(Worker, BankAccount).join(BankAccount, BankAccount.worker_id == Worker.id)
-        .where(Worker.id.in_(worker_ids), BankAccount.status == "verified"))).all()
+async def payees(session: AsyncSession, cipher: PersonalDataCipher, worker_ids: list[uuid.UUID],
+                 account_ids: list[uuid.UUID] | None = None) -> tuple[list[dict], list[uuid.UUID]]:
+    """Clear ID number and account of each worker: their verified account whose holder is still the worker's name,
+    or, with `account_ids`, exactly those account rows of those workers (whatever their status now); and the
+    asked workers without one."""
+    if account_ids is not None:
+        if len(account_ids) != len(worker_ids):
+            raise Invalid("account_ids must pair with worker_ids, one each", field="account_ids")
+        wanted = set(zip(worker_ids, account_ids, strict=True))
+        clause = BankAccount.id.in_(account_ids)
+    else:
+        clause = BankAccount.status == "verified"
+    rows = (await session.execute(select(Worker, BankAccount).join(BankAccount, BankAccount.worker_id == Worker.id)
+                                  .where(Worker.id.in_(worker_ids), clause))).all()
     found = {}
     for worker, account in rows:
-        if account.holder_name != normalize_name(worker.name):
+        if account_ids is not None and (worker.id, account.id) not in wanted:
             continue
-        found[worker.id] = {"id": worker.id, "name": worker.name, "id_number": cipher.decrypt(worker.id_number_enc),
-                            "bank_name": account.bank_name, "account_number": cipher.decrypt(account.account_enc),
+        if account_ids is None and account.holder_name != normalize_name(worker.name):
+            continue
+        found[worker.id] = {"id": worker.id, "name": account.holder_name,
+                            "id_number": cipher.decrypt(worker.id_number_enc), "bank_name": account.bank_name,
+                            "account_number": cipher.decrypt(account.account_enc),
                             "holder_name": account.holder_name, "account_id": account.id}
     asked = list(dict.fromkeys(worker_ids))
     return [found[w] for w in asked if w in found], [w for w in asked if w not in found]

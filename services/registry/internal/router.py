@@ -72,7 +72,7 @@ async def internal_payees(data: contract.PayeeRequest, session: SessionDep, prin
     allowed = request.app.state.settings.payee_clients
     if not principal.has_any(Role.SERVICE) or principal.client_id not in allowed:
         raise NotPermitted("payee data is only for the service clients the registry lists (payee_clients)")
-    found, missing = await bank_accounts.payees(session, cipher, list(data.worker_ids))
+    found, missing = await bank_accounts.payees(session, cipher, list(data.worker_ids), data.account_ids)
     await record_personal_data_access(session=session, principal=principal, worker_ids=[p["id"] for p in found],
                                       purpose=data.purpose, action=f"{request.method} {request.url.path}",
                                       fields=("name", "id_number", "bank_account"))
