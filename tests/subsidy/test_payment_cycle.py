@@ -210,6 +210,9 @@ async def test_a_whole_cycle_notice_objections_release_bank_files_and_results(wi
             ("voided", "not released: " + ("no verified bank account" if name == "孙七" else "objection open"))}
     assert_problem(await client.post(f"{url}/lines/{line_of[ids['李四']]}/objection", json={"reason": "late"},
                                      headers=admin), 409)  # released: no more objections
+    # what was sent to the bank is not settled again (voided) by a later batch before the bank answered
+    assert_problem(await client.post("/v1/disbursements", json={"policy": policy, "month": "2024-02"},
+                                     headers=admin), 409, field="month")
 
     # bank files: bureau_admin only, the same bytes every time, equal to the golden files
     for role in ("auditor", "station_manager", "social_worker", "service"):

@@ -90,6 +90,13 @@ async def create_batch(*, session: AsyncSession, principal: Principal, policy_co
     # batch pays under it (so the terms are read after it) and line marks from moving under a settlement.
     await lock(session, "batch:" + policy_code)
     await lock(session, RECEIVABLES_LOCK)
+    # A transfer sent to the bank is not voided by a later settlement (the bank may pay it): no batch is settled
+    # while one of the policy is released and awaiting the bank's results.
+    if await session.scalar(select(PaymentCycle.disbursement_id).join(
+            Disbursement, Disbursement.id == PaymentCycle.disbursement_id).where(
+            Disbursement.policy_code == policy_code, PaymentCycle.status == "released").limit(1)):
+        raise Conflict("a batch of this policy is released and awaiting the bank's results; post them first",
+                       field="month")
     terms = rules.Versions(terms_of(p) for p in await versions(session=session, code=policy_code))
     await settle_batch(session, batch_id=new_id, policy_code=policy_code, through=rules.month_idx(month),
                        terms=terms, actor=principal.subject)

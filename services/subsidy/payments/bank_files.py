@@ -172,9 +172,10 @@ def _decode(data: bytes) -> str:
 def _fen(text: str, *, row: int, what: str) -> int:
     try:
         value = Decimal(text.replace(",", "").strip())
+        exact = value.is_finite() and value == value.quantize(Decimal("0.01")) and 0 <= value < 10**12
     except InvalidOperation:
-        raise Invalid(f"row {row}: {what} {text!r} is not an amount", field="file") from None
-    if value != value.quantize(Decimal("0.01")) or value < 0:
+        exact = False
+    if not exact:
         raise Invalid(f"row {row}: {what} {text!r} is not an amount in yuan with at most two decimals",
                       field="file")
     return int(value * 100)
@@ -188,7 +189,10 @@ def parse_results(data: bytes) -> tuple[list[ResultRow], int, int]:
         text = _decode(data)
     except UnicodeDecodeError:
         raise Invalid("the result file is neither UTF-8 nor GBK text", field="file") from None
-    table = [[c.strip() for c in r] for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+    try:
+        table = [[c.strip() for c in r] for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+    except csv.Error as exc:
+        raise Invalid(f"the result file is not CSV text: {exc}", field="file") from None
     titles = spec["columns"]
     header = next((i for i, r in enumerate(table[:20]) if titles["seq"] in r and titles["account"] in r), None)
     if header is None:

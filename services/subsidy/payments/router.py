@@ -50,7 +50,7 @@ def _registry(request: Request):
 
 @router.get("/v1/policies/{code}/payment-terms", response_model=PaymentTermsRead, tags=["policies"])
 async def get_payment_terms(code: str, session: SessionDep, principal: CurrentPrincipal):
-    return {"policy": code, "notice_working_days": await service.notice_days(session, code)}
+    return await service.get_terms(session=session, policy_code=code)
 
 
 @router.put("/v1/policies/{code}/payment-terms", response_model=PaymentTermsRead, tags=["policies"],

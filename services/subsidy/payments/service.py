@@ -45,7 +45,7 @@ from services.subsidy.payments.models import (
     PaymentCycle,
     PaymentTerms,
 )
-from services.subsidy.policies.service import versions
+from services.subsidy.policies.service import versions_or_404
 from shared.auth import Principal, Role
 from shared.errors import Conflict, Invalid, NotFound, NotPermitted, Unavailable
 from shared.money import fen_to_yuan_str
@@ -71,6 +71,11 @@ def mask_name(name: str) -> str:
 
 # --- terms and state ------------------------------------------------------------------------------------------------
 
+async def get_terms(*, session: AsyncSession, policy_code: str) -> dict:
+    await versions_or_404(session=session, code=policy_code)
+    return {"policy": policy_code, "notice_working_days": await notice_days(session, policy_code)}
+
+
 async def notice_days(session: AsyncSession, policy_code: str) -> int:
     days = await session.scalar(select(PaymentTerms.notice_working_days).where(
         PaymentTerms.policy_code == policy_code))
@@ -79,7 +84,7 @@ async def notice_days(session: AsyncSession, policy_code: str) -> int:
 
 async def set_terms(*, session: AsyncSession, principal: Principal, policy_code: str, days: int) -> dict:
     principal.require(Role.BUREAU_ADMIN)
-    await versions(session=session, code=policy_code)  # 404/422 for an unknown policy
+    await versions_or_404(session=session, code=policy_code)
     await session.execute(insert(PaymentTerms).values(
         policy_code=policy_code, notice_working_days=days, updated_by=principal.subject)
         .on_conflict_do_update(index_elements=["policy_code"], set_={
