@@ -90,11 +90,13 @@ async def get_notice(disbursement_id: uuid.UUID, session: SessionDep, principal:
     return {**head, "items": items}
 
 
-@router.post(BATCH + "/lines/{line_id}/objection", response_model=ObjectionRead, status_code=201)
+@router.post(BATCH + "/lines/{line_id}/objection", response_model=ObjectionRead, status_code=201,
+             dependencies=[allow(Role.BUREAU_ADMIN, Role.STATION_MANAGER, Role.SOCIAL_WORKER)])
 async def raise_objection(disbursement_id: uuid.UUID, line_id: int, body: ObjectionCreate, session: SessionDep,
                           principal: CurrentPrincipal):
-    """Anyone who can see the line's worker (the worker too), while the batch is on notice or approved: the
-    worker's transfer is held out of the release until a bureau_admin decides."""
+    """Anyone who can see the line's worker (the worker too; the auditor reads and changes nothing), while the
+    batch is on notice or approved: the worker's transfer is held out of the release until a bureau_admin
+    decides."""
     return await service.object_to(session=session, principal=principal, batch_id=disbursement_id, line_id=line_id,
                                    reason=body.reason)
 
@@ -102,6 +104,7 @@ async def raise_objection(disbursement_id: uuid.UUID, line_id: int, body: Object
 @router.get(BATCH + "/objections", response_model=Page[ObjectionRead])
 async def list_objections(disbursement_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal,
                           params: Params):
+    await service.get_cycle(session=session, principal=principal, batch_id=disbursement_id)
     items, cursor = await paginate(session, service.objections(principal, disbursement_id), params,
                                    keys=[Objection.created_at, Objection.id])
     return {"items": items, "next_cursor": cursor}

@@ -264,6 +264,8 @@ async def object_to(*, session: AsyncSession, principal: Principal, batch_id: uu
         readable_workers(principal, LedgerLine.worker_id)))
     if line is None:
         raise NotFound("no such line in this disbursement")
+    # the release takes the same lock: an objection is either seen by it or refused after it
+    await ledger.lock(session, "batch:" + (await session.get(Disbursement, batch_id)).policy_code)
     cycle = await _cycle(session, batch_id)
     state = cycle.status if cycle else "draft"
     if state not in ("on_notice", "approved"):
@@ -440,11 +442,11 @@ async def bank_results(*, session: AsyncSession, principal: Principal, batch_id:
     principal.require(Role.BUREAU_ADMIN)
     batch = await _batch(session, principal, batch_id)
     digest = hashlib.sha256(data).hexdigest()
+    await _locks(session, batch)  # before looking for the file: the same file sent twice at once is applied once
     seen = await session.scalar(select(BankResultFile).where(BankResultFile.disbursement_id == batch_id,
                                                              BankResultFile.sha256 == digest))
     if seen is not None:
         return {**seen.report, "replayed": True}, False
-    await _locks(session, batch)
     cycle = await _cycle(session, batch_id)
     state = cycle.status if cycle else "draft"
     if state not in ("released", "settled"):
