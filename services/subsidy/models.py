@@ -24,6 +24,8 @@ from services.subsidy.payments.models import (
     Objection,
     PaymentCycle,
     PaymentTerms,
+    WebhookDelivery,
+    WebhookSubscription,
 )
 from services.subsidy.policies.models import Policy
 
@@ -51,6 +53,8 @@ __all__ = [
     "ServiceMonthFact",
     "ServiceRun",
     "SettledWorker",
+    "WebhookDelivery",
+    "WebhookSubscription",
     "WriteOff",
     "dead_letters",
     "inbox",

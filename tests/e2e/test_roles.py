@@ -253,6 +253,10 @@ MATRIX = {
     "GET /subsidy/v1/disbursements/{disbursement_id}/bank-payments": E("200 200 200 404 403 403"),
     "POST /subsidy/v1/disbursements/{disbursement_id}/bank-results": E("404 403 403 403 403 403"),
     "GET /subsidy/v1/workers/{worker_id}/notifications": E("200 200 200 404 403 403"),
+    "POST /subsidy/v1/webhooks": E("422 403 403 403 403 403", body=EMPTY),
+    "GET /subsidy/v1/webhooks": E("200 200 403 403 403 403"),
+    "POST /subsidy/v1/webhooks/{webhook_id}/disable": E("404 403 403 403 403 403"),
+    "GET /subsidy/v1/webhooks/{webhook_id}/deliveries": E("404 404 403 403 403 403"),
     "GET /subsidy/v1/recoveries": E("200 200 200 200 403 403"),
     "GET /subsidy/v1/reports/summary": E(
         "200 200 200 403 403 403", query={"policy": POLICY, "from": "2023-01", "to": "2026-10"}),

@@ -292,3 +292,74 @@ async def test_a_whole_cycle_notice_objections_release_bank_files_and_results(wi
             ("2023-12", "subsidy", 30000), ("2024-01", "subsidy", 30000)], who
     for who in ("张三丰", "李四", "欧阳晓峰"):  # paid: never again (no service month after 2024-01 was told)
         assert await lines_of(client, admin, following, ids[who]) == [], who
+
+
+async def test_webhooks_are_signed_retried_and_sent_once_per_notification(wired, events, mint, admin, people):
+    import base64
+    import hmac
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from services.subsidy.payments.webhooks import deliver_due
+
+    client = wired
+    received, answers = [], [500]
+
+    async def hook(request):
+        received.append((dict(request.headers), await request.body()))
+        return Response(status_code=answers.pop(0) if answers else 204)
+
+    receiver = Starlette(routes=[Route("/hook", hook, methods=["POST"])])
+
+    assert_problem(await client.post("/v1/webhooks", json={"url": "http://receiver/hook"},
+                                     headers=mint.headers("auditor")), 403)
+    assert_problem(await client.post("/v1/webhooks", json={"url": "ftp://receiver/hook"}, headers=admin), 422,
+                   field="url")
+    created = await client.post("/v1/webhooks", json={"url": "http://receiver/hook", "description": "HR"},
+                                headers=admin)
+    assert created.status_code == 201, created.text
+    secret = created.json()["secret"]
+    assert secret.startswith("whsec_") and "secret" not in (await client.get("/v1/webhooks", headers=admin)).json()[
+        "items"][0]
+
+    policy = await new_policy(client)
+    worker = next(p for p in people if p["name"] == "李四")
+    await approved(client, mint, worker["id"], policy)
+    assert (await client.put(f"/v1/policies/{policy}/payment-terms", json={"notice_working_days": 0},
+                             headers=admin)).status_code == 200
+    batch = (await client.post("/v1/disbursements", json={"policy": policy, "month": "2024-01"},
+                               headers=admin)).json()["id"]
+    url = f"/v1/disbursements/{batch}"
+    on(client, date(2026, 11, 30))
+    assert (await client.post(f"{url}/publish", headers=admin)).status_code == 200
+    assert (await client.post(f"{url}/approve", headers=mint.headers("bureau_admin"))).status_code == 200
+    assert (await client.post(f"{url}/release", headers=admin)).json()["bank_count"] == 1
+    answer = result_file([(1, worker["account"], "李四", 60000, "成功", "")])
+    for _ in range(2):  # the second time is a replay: no new notification, no new message
+        assert (await client.post(f"{url}/bank-results", content=answer, headers=admin)).status_code in (200, 201)
+
+    sessions = client.app.state.sessionmaker
+    now = datetime.now(UTC)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=receiver), base_url="http://receiver") as http:
+        assert await deliver_due(sessions, http, now=now) == 2  # on notice, paid
+        assert await deliver_due(sessions, http, now=now) == 0  # the one refused waits for its backoff
+        retried = await deliver_due(sessions, http, now=now + timedelta(minutes=1))
+    deliveries = (await client.get(f"/v1/webhooks/{created.json()['id']}/deliveries", headers=admin)).json()["items"]
+    assert retried == 1, [(d["attempts"], d["last_status"], d["last_error"]) for d in deliveries]
+    assert sorted((d["payload"]["type"], d["status"]) for d in deliveries) == [
+        ("payment.on_notice", "delivered"), ("payment.paid", "delivered")]
+    assert sorted(d["attempts"] for d in deliveries) == [1, 2]
+    # the retry carries the same webhook-id; every signature verifies with the secret (Standard Webhooks)
+    ids = [h["webhook-id"] for h, _ in received]
+    assert len(ids) == 3 and len(set(ids)) == 2
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    for headers, body in received:
+        signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
+        expected = base64.b64encode(hmac.new(key, signed, "sha256").digest()).decode()
+        assert headers["webhook-signature"] == f"v1,{expected}"
+        data = json.loads(body)["data"]
+        assert data["worker_id"] == worker["id"] and "李四" not in body.decode()

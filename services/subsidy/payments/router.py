@@ -8,10 +8,17 @@ from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy import select, update
 
 from services.subsidy.access import ensure_readable
-from services.subsidy.payments import service
-from services.subsidy.payments.models import BankPayment, Notification, Objection
+from services.subsidy.payments import service, webhooks
+from services.subsidy.payments.models import (
+    BankPayment,
+    Notification,
+    Objection,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from services.subsidy.payments.schemas import (
     BankPaymentRead,
     BankResultsRead,
@@ -24,11 +31,15 @@ from services.subsidy.payments.schemas import (
     PaymentTermsRead,
     PaymentTermsUpdate,
     ReleaseRead,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookDeliveryRead,
+    WebhookRead,
 )
 from shared import audit
 from shared.auth import CurrentPrincipal, Role, allow
 from shared.db import SessionDep
-from shared.errors import PayloadTooLarge
+from shared.errors import NotFound, PayloadTooLarge
 from shared.pagination import Page, PageParams, page_params, paginate
 
 router = APIRouter(tags=["payment cycle"])
@@ -200,3 +211,48 @@ async def list_notifications(worker_id: uuid.UUID, session: SessionDep, principa
                                    keys=[Notification.created_at, Notification.id])
     return {"items": items, "next_cursor": cursor}
 
+
+
+@router.post("/v1/webhooks", response_model=WebhookCreated, status_code=201, tags=["webhooks"], dependencies=BUREAU)
+async def create_webhook(body: WebhookCreate, session: SessionDep, principal: CurrentPrincipal, request: Request):
+    """Subscribe an endpoint (e.g. an HR system's) to what the workers are told: payment.on_notice, payment.paid,
+    payment.failed, signed as Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`); the
+    secret is shown once. https only (plain http in dev and test)."""
+    allow_http = request.app.state.settings.env in ("dev", "test")
+    subscription = WebhookSubscription(id=uuid.uuid4(), url=webhooks.check_url(body.url, allow_http=allow_http),
+                                       secret=webhooks.new_secret(), description=body.description, active=True,
+                                       created_by=principal.subject)
+    session.add(subscription)
+    await session.flush()
+    await session.refresh(subscription)
+    return {**WebhookRead.model_validate(subscription).model_dump(), "secret": subscription.secret}
+
+
+@router.get("/v1/webhooks", response_model=Page[WebhookRead], tags=["webhooks"],
+            dependencies=[allow(Role.BUREAU_ADMIN, Role.AUDITOR)])
+async def list_webhooks(session: SessionDep, principal: CurrentPrincipal, params: Params):
+    items, cursor = await paginate(session, select(WebhookSubscription), params,
+                                   keys=[WebhookSubscription.created_at, WebhookSubscription.id])
+    return {"items": items, "next_cursor": cursor}
+
+
+@router.post("/v1/webhooks/{webhook_id}/disable", response_model=WebhookRead, tags=["webhooks"], dependencies=BUREAU)
+async def disable_webhook(webhook_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal):
+    """No new messages; those pending are still retried."""
+    await session.execute(update(WebhookSubscription).where(WebhookSubscription.id == webhook_id)
+                          .values(active=False).execution_options(synchronize_session=False))
+    subscription = await session.get(WebhookSubscription, webhook_id, populate_existing=True)
+    if subscription is None:
+        raise NotFound("no such webhook")
+    return subscription
+
+
+@router.get("/v1/webhooks/{webhook_id}/deliveries", response_model=Page[WebhookDeliveryRead], tags=["webhooks"],
+            dependencies=[allow(Role.BUREAU_ADMIN, Role.AUDITOR)])
+async def list_webhook_deliveries(webhook_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal,
+                                  params: Params):
+    if await session.get(WebhookSubscription, webhook_id) is None:
+        raise NotFound("no such webhook")
+    items, cursor = await paginate(session, select(WebhookDelivery).where(
+        WebhookDelivery.subscription_id == webhook_id), params, keys=[WebhookDelivery.id], kinds=[uuid.UUID])
+    return {"items": items, "next_cursor": cursor}

@@ -145,3 +145,36 @@ class NotificationRead(BaseModel):
     reason: str | None
     message: str
     created_at: datetime
+
+
+class WebhookCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field(min_length=8, max_length=2000, examples=["https://hr.example.gov.cn/hooks/socialwork"])
+    description: str | None = Field(None, max_length=500)
+
+
+class WebhookRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: uuid.UUID
+    url: str
+    description: str | None
+    active: bool
+    created_by: str
+    created_at: datetime
+
+
+class WebhookCreated(WebhookRead):
+    secret: str = Field(description="whsec_…: shown once; verifies webhook-signature (Standard Webhooks)")
+
+
+class WebhookDeliveryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: uuid.UUID
+    notification_id: uuid.UUID
+    payload: dict
+    status: Literal["pending", "delivered", "dead"]
+    attempts: int
+    next_attempt_at: datetime
+    last_status: int | None
+    last_error: str | None
+    delivered_at: datetime | None

@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.subsidy.access import readable_workers
 from services.subsidy.ledger import service as ledger
 from services.subsidy.ledger.models import Disbursement, DisbursementWorker, LedgerLine
-from services.subsidy.payments import bank_files
+from services.subsidy.payments import bank_files, webhooks
 from services.subsidy.payments.calendar import calendar
 from services.subsidy.payments.models import (
     BankFile,
@@ -146,11 +146,14 @@ async def _transfers(session: AsyncSession, batch_id: uuid.UUID) -> list[Disburs
 
 
 async def _notify(session: AsyncSession, rows: list[dict]) -> None:
-    """Once per worker, batch and event: a replay inserts nothing."""
+    """Once per worker, batch and event: a replay inserts nothing (and so sends no webhook)."""
     if rows:
-        await session.execute(insert(Notification).values(
+        written = (await session.execute(insert(Notification).values(
             [{"id": uuid.uuid4(), **r} for r in rows]).on_conflict_do_nothing(
-            index_elements=["worker_id", "disbursement_id", "event"]))
+            index_elements=["worker_id", "disbursement_id", "event"]).returning(
+            Notification.id, Notification.worker_id, Notification.disbursement_id, Notification.month,
+            Notification.event, Notification.amount_fen, Notification.reason))).mappings().all()
+        await webhooks.enqueue(session, [dict(n) for n in written])
 
 
 # --- publish, notice, objections, approve ---------------------------------------------------------------------------

@@ -30,6 +30,9 @@ CAPTURED = {
     "bank_files": ("disbursement_id,template", "", ("sha256", "count", "total_fen")),
     "bank_result_files": ("id", "", ("disbursement_id", "sha256", "received_by")),
     "worker_notifications": ("id", "worker_id", ("disbursement_id", "month", "event", "amount_fen", "reason")),
+    "webhook_subscriptions": ("id", "", ("url", "description", "active", "created_by")),  # never the secret
+    "webhook_deliveries": ("id", "", ("subscription_id", "notification_id", "status", "attempts", "last_status",
+                                      "last_error")),
 }
 
 
@@ -128,6 +131,33 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=NOW, nullable=False),
         sa.UniqueConstraint("worker_id", "disbursement_id", "event", name=op.f("uq_worker_notifications_worker_id")),
     )
+    op.create_table(
+        "webhook_subscriptions",
+        sa.Column("id", sa.UUID(), primary_key=True),
+        sa.Column("url", sa.Text(), nullable=False),
+        sa.Column("secret", sa.Text(), nullable=False),
+        sa.Column("description", sa.Text()),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_by", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=NOW, nullable=False),
+    )
+    op.create_table(
+        "webhook_deliveries",
+        sa.Column("id", sa.UUID(), primary_key=True),
+        sa.Column("subscription_id", sa.UUID(), sa.ForeignKey("webhook_subscriptions.id"), nullable=False),
+        sa.Column("notification_id", sa.UUID(), sa.ForeignKey("worker_notifications.id"), nullable=False),
+        sa.Column("payload", postgresql.JSONB(), nullable=False),
+        sa.Column("status", sa.Text(), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), server_default=NOW, nullable=False),
+        sa.Column("last_status", sa.Integer()),
+        sa.Column("last_error", sa.Text()),
+        sa.Column("delivered_at", sa.DateTime(timezone=True)),
+        sa.UniqueConstraint("subscription_id", "notification_id", name=op.f("uq_webhook_deliveries_subscription_id")),
+        sa.CheckConstraint("status IN ('pending', 'delivered', 'dead')", name=op.f("ck_webhook_deliveries_status")),
+    )
+    op.create_index("ix_webhook_deliveries_due", "webhook_deliveries", ["next_attempt_at"],
+                    postgresql_where=sa.text("status = 'pending'"))
     for table, (key, worker, columns) in CAPTURED.items():
         capture(op, table, key=key, worker=worker, columns=columns)
 
