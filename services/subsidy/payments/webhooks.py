@@ -46,7 +46,11 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
 
 
 def check_url(url: str, *, allow_http: bool) -> str:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (a port that is not a number raises here, not when sending)
+    except ValueError:
+        raise Invalid("not a URL", field="url") from None
     if parts.scheme not in ("https", "http") or not parts.hostname or (parts.scheme == "http" and not allow_http):
         raise Invalid("a webhook URL is https://… (plain http only in dev and test)", field="url")
     return url
