@@ -127,3 +127,45 @@ async def test_clear_payee_data_only_for_the_listed_service_client(app_client, a
     assert [(x.subject, x.fields, x.purpose) for x in recorded] == [
         ("svc-subsidy", "name,id_number,bank_account", "bank file of disbursement X")]
     assert await looks(app_client.database_url, without["id"]) == []
+
+
+async def test_the_hr_import_takes_bank_columns_verified_for_the_bureau_pending_for_others(app_client, api, mint):
+    import csv
+    import io
+
+    from tests.registry.conftest import new_id_number
+
+    def sheet(rows: list[list[str]]) -> bytes:
+        out = io.StringIO(newline="")
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(["姓名", "身份证号", "开户银行", "银行账号"])
+        writer.writerows(rows)
+        return out.getvalue().encode()
+
+    async def run(body: bytes, headers: dict) -> dict:
+        r = await app_client.post("/v1/workers/import", content=body,
+                                  headers={**headers, "Content-Type": "text/csv"})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    first, second = new_id_number(), new_id_number()
+    admin = mint.headers("bureau_admin", sub="import-admin")
+    answer = await run(sheet([["郑一", first, "农业银行", "6228 4800 1234 5678 901"],
+                              ["王二", second, "", "6228480012345678902"],
+                              ["陈三", new_id_number(), "农业银行", "6.22848E+18"],
+                              ["林四", new_id_number(), "农业银行", "62284"]]), admin)
+    errors = {r["row"]: [(e["column"], e["field"]) for e in r["errors"]] for r in answer["results"]}
+    assert errors == {1: [], 2: [("开户银行", "bank_name")], 3: [("银行账号", "account_number")],
+                      4: [("银行账号", "account_number")]}
+    worker = answer["results"][0]["worker_id"]
+    url = f"/v1/workers/{worker}/bank-accounts"
+    accounts = (await app_client.get(url, headers=admin)).json()["items"]
+    assert [(a["status"], a["holder_name"], a["account_number"]) for a in accounts] == [
+        ("verified", "郑一", "6228 **** **** 8901")]
+    # the same file again changes nothing; an HR system's new account waits for the bureau
+    again = await run(sheet([["郑一", first, "农业银行", "6228480012345678901"]]), admin)
+    assert again["totals"]["unchanged"] == 1
+    hr = await run(sheet([["郑一", first, "建设银行", "6217000012345678903"]]), mint.headers("hr_system"))
+    assert hr["totals"]["updated"] == 1
+    accounts = (await app_client.get(url, headers=admin)).json()["items"]
+    assert [(a["status"], a["bank_name"]) for a in accounts] == [("verified", "农业银行"), ("pending", "建设银行")]
