@@ -51,6 +51,18 @@ def test_the_working_day_calendar_counts_holidays_and_make_up_days():
         cal.is_working_day(date(2031, 1, 1))
 
 
+def test_the_printable_notice_escapes_what_it_prints():
+    from services.subsidy.payments.service import mask_name, notice_html
+
+    assert [mask_name(n) for n in ("张三", "张三丰", "欧阳晓峰", "李")] == ["张*", "张*丰", "欧**峰", "李"]
+    item = {"name_masked": mask_name("<img src=x onerror=alert(1)>"), "id_number_masked": "150624**********17",
+            "station": "<script>alert(1)</script>", "level": "assistant", "months": ["2026-10"], "amount_fen": 30000}
+    page = notice_html({"month": "2026-10", "published_on": date(2026, 11, 30), "notice_ends_on": None,
+                        "count": 1, "total_fen": 30000}, [item])
+    assert "<script>" not in page and "&lt;script&gt;" in page and "<img" not in page
+    assert "助理社会工作师" in page and "300.00" in page
+
+
 @pytest.fixture(scope="module")
 async def registry(pg, mint):
     url = await fresh_database(pg, "registry")
