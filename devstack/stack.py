@@ -91,6 +91,8 @@ class Stack:
         # The demo's municipal HR system is the bureau's trusted certificate source (its certificates count at
         # once); any other HR client's are claims until a bureau_admin verifies them.
         env.setdefault("REGISTRY_TRUSTED_HR_CLIENTS", json.dumps([DEMO_HR_CLIENT]))
+        # Only the subsidy service reads payees' clear names, ID numbers and accounts (for bank files).
+        env.setdefault("REGISTRY_PAYEE_CLIENTS", json.dumps([env["SUBSIDY_CLIENT_ID"]]))
         for svc in SERVICES:
             env.setdefault(f"{svc.upper()}_URL", f"http://127.0.0.1:{SERVICES[svc]}")
         missing_urls = [s for s in SERVICES if not os.environ.get(f"{s.upper()}_DATABASE_URL")]

@@ -112,6 +112,23 @@ class RegistryClient:
             return None
         return EmploymentCheck(employed=frozenset(body.employed), not_employed=frozenset(body.not_employed))
 
+    async def payees(self, worker_ids: Iterable[UUID], *, purpose: str, account_ids: list[UUID] | None = None,
+                     chunk: int = 1000) -> tuple[dict[str, dict], list[str]]:
+        """Clear name, ID number and account per worker id (their verified account, or the given account rows,
+        one per worker in the same order), and the ids without such an account."""
+        ids = list(worker_ids)
+        found: dict[str, dict] = {}
+        missing: list[str] = []
+        for start in range(0, len(ids), chunk):
+            accounts = account_ids[start:start + chunk] if account_ids is not None else None
+            body = await self._call("POST", contract.PAYEES, contract.PayeeResult, contract.PayeeRequest(
+                worker_ids=ids[start:start + chunk], account_ids=accounts, purpose=purpose))
+            if body is None:
+                raise Unavailable("the registry does not serve payee data", upstream="registry")
+            found.update({str(item.id): item.model_dump(mode="json") for item in body.items})
+            missing += [str(w) for w in body.without_account]
+        return found, missing
+
     async def lookup_workers(self, worker_ids: Iterable[UUID], *, chunk: int = 1000) -> dict[str, dict]:
         """{worker id: {name, id_number_masked, phone_masked, station_ids, bank_account}}."""
         ids = list(dict.fromkeys(worker_ids))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.registry.bank_accounts.router import router as bank_accounts_router
 from services.registry.certificates.router import router as certificates_router
 from services.registry.crypto import PersonalDataCipher
 from services.registry.employments.router import router as employments_router
@@ -19,7 +20,8 @@ from shared.web import create_service_app
 
 def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     settings = settings or RegistrySettings()
-    routers = [stations_router, imports_router, workers_router, employments_router, certificates_router, stats_router,
+    routers = [stations_router, imports_router, workers_router, employments_router, certificates_router,
+               bank_accounts_router, stats_router,
                internal_router, audit_router]
     app = create_service_app(settings=settings, title="registry", routers=routers)
     app.state.cipher = PersonalDataCipher.from_settings(settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.registry.bank_accounts.models import BankAccount
 from services.registry.base import Base, dead_letters, inbox, outbox
 from services.registry.certificates.models import Certificate
 from services.registry.employments.models import Employment
@@ -10,5 +11,5 @@ from services.registry.privacy.models import PersonalDataAccess
 from services.registry.stations.models import Organization, Station
 from services.registry.workers.models import Honour, Training, Worker
 
-__all__ = ["Base", "Certificate", "Employment", "Honour", "ImportRequest", "Organization", "PersonalDataAccess",
-           "Station", "Training", "Worker", "dead_letters", "inbox", "outbox"]
+__all__ = ["BankAccount", "Base", "Certificate", "Employment", "Honour", "ImportRequest", "Organization",
+           "PersonalDataAccess", "Station", "Training", "Worker", "dead_letters", "inbox", "outbox"]

@@ -25,6 +25,9 @@ class RegistrySettings(ServiceSettings):
     # HR-system clients (by client id) whose certificates count at once, like the bureau's own. Every other
     # HR system's certificates are claims until a bureau_admin verifies them. JSON: '["hr-municipal"]'.
     trusted_hr_clients: frozenset[str] = frozenset()
+    # Service clients (by client id) that may read payees' clear names, ID numbers and bank accounts for bank
+    # files (the subsidy service's). Every other caller of the internal API gets 403. JSON: '["svc-subsidy"]'.
+    payee_clients: frozenset[str] = frozenset()
     # Limits of one import: the body (413 above it), its data rows, and what a workbook may unpack to.
     import_max_bytes: int = 64 * 2**20
     import_max_rows: int = 200_000

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from fastapi import FastAPI
 
 from services.subsidy.access import SUBSIDY_ROLES
@@ -10,6 +13,8 @@ from services.subsidy.eligibility.router import router as eligibility_router
 from services.subsidy.facts.handlers import HANDLERS
 from services.subsidy.ledger.metrics import install_ledger_metrics
 from services.subsidy.ledger.router import router as ledger_router
+from services.subsidy.payments.router import router as payments_router
+from services.subsidy.payments.webhooks import run_sender
 from services.subsidy.policies.router import router as policies_router
 from services.subsidy.reports.router import router as reports_router
 from services.subsidy.settings import SubsidySettings
@@ -22,9 +27,23 @@ from shared.web import create_service_app
 def create_app(settings: SubsidySettings | None = None, *, registry: RegistryClient | None = None) -> FastAPI:
     """`registry` overrides the registry client (tests run the real registry app in-process)."""
     settings = settings or SubsidySettings()
+    @contextlib.asynccontextmanager
+    async def on_startup(app: FastAPI):
+        """The webhook sender runs beside the outbox relay (both send what this service wrote)."""
+        sender = asyncio.create_task(run_sender(app.state.sessionmaker), name="webhook-sender") \
+            if settings.run_relay else None
+        try:
+            yield
+        finally:
+            if sender is not None:
+                sender.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await sender
+
     app = create_service_app(
-        settings=settings, title="subsidy", handlers=HANDLERS,
-        routers=[policies_router, eligibility_router, applications_router, ledger_router, reports_router,
+        settings=settings, title="subsidy", handlers=HANDLERS, on_startup=on_startup,
+        routers=[policies_router, eligibility_router, applications_router, ledger_router, payments_router,
+                 reports_router,
                  audit_router],
         dependencies=[allow(*SUBSIDY_ROLES)])
     # Without client credentials there is no token for the registry: exports then carry no names.

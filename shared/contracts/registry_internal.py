@@ -15,6 +15,7 @@ PREFIX = "/v1/internal"
 STATION = "/stations/{station_id}"
 EMPLOYMENT_CHECK = "/employment-check"
 WORKERS_LOOKUP = "/workers/lookup"
+PAYEES = "/workers/payees"
 MAX_IDS = 10000  # per request; clients send larger sets in chunks
 
 
@@ -65,3 +66,32 @@ class WorkerLookupResult(BaseModel):
     """The known workers among those asked, in the order asked (unknown ids are left out)."""
 
     items: list[WorkerLookupItem]
+
+
+class PayeeRequest(BaseModel):
+    """Clear payee data for a bank file: only for the service clients the registry lists (`payee_clients`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    worker_ids: list[uuid.UUID] = Field(max_length=MAX_IDS)
+    account_ids: list[uuid.UUID] | None = Field(None, max_length=MAX_IDS, description=(
+        "these account rows (whatever their status now: a released bank file is rendered again from the accounts "
+        "it was released to) instead of each worker's verified account"))
+    purpose: str = Field(min_length=1, max_length=500, description="recorded with every look, e.g. the batch")
+
+
+class Payee(BaseModel):
+    id: uuid.UUID
+    name: str
+    id_number: str
+    bank_name: str
+    account_number: str
+    holder_name: str
+    account_id: uuid.UUID
+
+
+class PayeeResult(BaseModel):
+    """Workers with a verified account held in their name, in the order asked; the others by id."""
+
+    items: list[Payee]
+    without_account: list[uuid.UUID]

@@ -188,6 +188,15 @@ MATRIX = {
     "GET /registry/v1/internal/stations/{station_id}": E("200 403 403 403 403 200"),
     "POST /registry/v1/internal/employment-check": E("422 403 403 403 403 422", body=EMPTY),
     "POST /registry/v1/internal/workers/lookup": E("422 403 403 403 403 422", body=EMPTY),
+    # clear payee data: only the subsidy service's client, not the bureau nor any other service
+    "POST /registry/v1/internal/workers/payees": E("403 403 403 403 403 403",
+                                                   body={"worker_ids": [], "purpose": "matrix"}),
+    # bank accounts: masked for all; a change by anyone but the bureau waits for a bureau_admin
+    "GET /registry/v1/workers/{worker_id}/bank-accounts": E("200 200 200 404 200 200"),
+    "POST /registry/v1/workers/{worker_id}/bank-accounts": E("422 403 422 422 422 403", body=EMPTY),
+    "GET /registry/v1/bank-account-changes": E("200 200 403 403 403 403"),
+    "POST /registry/v1/workers/{worker_id}/bank-accounts/{account_id}/confirm": E("404 403 403 403 403 403"),
+    "POST /registry/v1/workers/{worker_id}/bank-accounts/{account_id}/reject": E("404 403 403 403 403 403"),
     # subsidy: payment data; not for HR systems or the services at all
     "GET /subsidy/healthz": E("200 200 200 200 200 200"),
     "GET /subsidy/readyz": E("200 200 200 200 200 200"),
@@ -225,6 +234,29 @@ MATRIX = {
     "POST /subsidy/v1/write-offs/{write_off_id}/approve": E("404 403 403 403 403 403"),
     "POST /subsidy/v1/write-offs/{write_off_id}/reject": E("404 403 403 403 403 403", body={"reason": "matrix"}),
     "GET /subsidy/v1/workers/{worker_id}/payments": E("200 200 200 404 403 403"),
+    # the payment cycle: the bureau moves it; the bank file (clear accounts) is the bureau_admin's alone
+    "GET /subsidy/v1/policies/{code}/payment-terms": E("200 200 200 200 403 403"),
+    "PUT /subsidy/v1/policies/{code}/payment-terms": E("422 403 403 403 403 403", body=EMPTY),
+    "GET /subsidy/v1/disbursements/{disbursement_id}/cycle": E("200 200 200 404 403 403"),
+    "POST /subsidy/v1/disbursements/{disbursement_id}/publish": E("404 403 403 403 403 403"),
+    "GET /subsidy/v1/disbursements/{disbursement_id}/notice": E("409 409 409 404 403 403"),  # a draft: no notice
+    "POST /subsidy/v1/disbursements/{disbursement_id}/lines/{line_id}/objection": E(
+        "422 403 422 422 403 403", body=EMPTY),
+    "GET /subsidy/v1/disbursements/{disbursement_id}/objections": E("200 200 200 404 403 403"),
+    "POST /subsidy/v1/disbursements/{disbursement_id}/objections/{objection_id}/uphold": E(
+        "404 403 403 403 403 403"),
+    "POST /subsidy/v1/disbursements/{disbursement_id}/objections/{objection_id}/dismiss": E(
+        "404 403 403 403 403 403"),
+    "POST /subsidy/v1/disbursements/{disbursement_id}/approve": E("404 403 403 403 403 403"),
+    "POST /subsidy/v1/disbursements/{disbursement_id}/release": E("404 403 403 403 403 403"),
+    "GET /subsidy/v1/disbursements/{disbursement_id}/bank-file": E("409 403 403 403 403 403"),  # a draft: none
+    "GET /subsidy/v1/disbursements/{disbursement_id}/bank-payments": E("200 200 200 404 403 403"),
+    "POST /subsidy/v1/disbursements/{disbursement_id}/bank-results": E("404 403 403 403 403 403"),
+    "GET /subsidy/v1/workers/{worker_id}/notifications": E("200 200 200 404 403 403"),
+    "POST /subsidy/v1/webhooks": E("422 403 403 403 403 403", body=EMPTY),
+    "GET /subsidy/v1/webhooks": E("200 200 403 403 403 403"),
+    "POST /subsidy/v1/webhooks/{webhook_id}/disable": E("404 403 403 403 403 403"),
+    "GET /subsidy/v1/webhooks/{webhook_id}/deliveries": E("404 404 403 403 403 403"),
     "GET /subsidy/v1/recoveries": E("200 200 200 200 403 403"),
     "GET /subsidy/v1/reports/summary": E(
         "200 200 200 403 403 403", query={"policy": POLICY, "from": "2023-01", "to": "2026-10"}),
@@ -261,7 +293,7 @@ MATRIX = {
 # Path parameters: reads get real objects (of manager1's station, not worker1's own), writes an id that does
 # not exist, so the matrix changes nothing.
 READ_IDS = {"worker_id": "own", "station_id": "wulan", "disbursement_id": "batch", "application_id": "application",
-            "call_id": "call", "project_id": "project", "report_id": "report"}
+            "call_id": "call", "project_id": "project", "report_id": "report", "code": "policy"}
 WRITE_IDS = {"worker_id": "own", "code": "policy", "version": "999", "line_id": "1"}
 
 

@@ -48,6 +48,8 @@ HEADERS = {
     "手机号": "phone", "手机号码": "phone", "联系电话": "phone", "学历": "education", "政治面貌": "political_status",
     "所在社工站": "station", "岗位": "role", "是否专职": "full_time", "入职日期": "start_date",
     "证书等级": "level", "证书编号": "certificate_no", "取得日期": "obtained_on", "备注": "notes",
+    "开户银行": "bank_name", "开户行": "bank_name", "银行账号": "account_number", "银行卡号": "account_number",
+    "bank_name": "bank_name", "account_number": "account_number",
     "name": "name", "id_number": "id_number", "gender": "gender", "birth_date": "birth_date", "phone": "phone",
     "education": "education", "political_status": "political_status", "station": "station",
     "station_name": "station", "station_id": "station_id", "role": "role", "full_time": "full_time",
@@ -57,7 +59,7 @@ HEADERS = {
 REQUIRED = ("name", "id_number")
 DATE_FIELDS = frozenset({"birth_date", "start_date", "obtained_on"})
 # Identifiers whose digits Excel loses when it holds them as numbers (15 significant digits).
-NUMBER_SENSITIVE = frozenset({"phone", "certificate_no"})
+NUMBER_SENSITIVE = frozenset({"phone", "certificate_no", "account_number"})
 NUMERIC_ID_REASON = ("the workbook holds this ID number as a number, so Excel may have lost its last digits; "
                      "format the column as text (设置单元格格式 → 文本), type the number again and re-import")
 SCIENTIFIC_RE = re.compile(r"^[0-9]+(\.[0-9]*)?[eE]\+?[0-9]+$")

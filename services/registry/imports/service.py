@@ -30,10 +30,12 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import asyncpg
-from sqlalchemy import select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.registry.bank_accounts.models import BankAccount
+from services.registry.bank_accounts.schemas import normalize_account_number, normalize_name
 from services.registry.certificates.service import recorded_verified
 from services.registry.common import LEVEL_LABELS_ZH, Level, today
 from services.registry.crypto import PersonalDataCipher
@@ -261,12 +263,45 @@ class _Validator:
         if obtained is not None and v.get("birth_date") and obtained < v["birth_date"]:
             error("obtained_on", "is before the birth date")
         v["certificate"] = (level, cert_no, obtained) if level and cert_no and obtained else None
+        v["bank"] = self.bank(raw, error)
         if id_number is not None and not row.errors:
             row.lookup = self.cipher.lookup_hash(id_number)
             row.raw = raw
         return row
 
 
+    @staticmethod
+    def bank(raw: dict[str, str | None], error) -> tuple[str, str] | None:
+        """开户银行 and 银行账号 (optional, both or neither): the account the worker is paid into."""
+        bank_name, number = raw.get("bank_name"), raw.get("account_number")
+        if not bank_name and not number:
+            return None
+        if not number:
+            error("account_number", "is required with a bank")
+            return None
+        if not bank_name:
+            error("bank_name", "is required with an account number")
+            return None
+        if SCIENTIFIC_RE.match(number):
+            error("account_number", f"{number} is an account number that Excel turned into a number, so its last "
+                                    "digits are lost; format the column as text and type it again")
+            return None
+        if len(bank_name) > 100:
+            error("bank_name", "is longer than 100 characters")
+            return None
+        try:
+            return bank_name, normalize_account_number(number)
+        except ValueError as exc:
+            error("account_number", str(exc))
+            return None
+
+
+_EXISTING_ACCOUNTS = text("""
+SELECT a.worker_id, a.bank_name, a.account_enc FROM unnest(CAST(:ids AS uuid[])) AS i(id)
+JOIN bank_accounts a ON a.worker_id = i.id AND a.status IN ('verified', 'pending')""")
+_SUPERSEDE_ACCOUNTS = text("""
+UPDATE bank_accounts SET status = 'superseded'
+WHERE worker_id = ANY(CAST(:ids AS uuid[])) AND status = ANY(CAST(:statuses AS text[]))""")
 # One statement per batch: the rows travel as one array per column (asyncpg encodes them in binary).
 _WORKER_COLUMNS = {"id": "uuid", "id_number_hash": "bytea", "id_number_enc": "bytea", "phone_enc": "bytea",
                    "name": "text", "gender": "text", "birth_date": "date", "education": "text",
@@ -441,6 +476,11 @@ async def run_import(*, session: AsyncSession, principal: Principal, settings: R
         for row in await session.execute(_EXISTING_CERTIFICATES, {"ids": chunk}):
             certificates[(row.worker_id, row.certificate_no)] = row
 
+    accounts: dict[uuid.UUID, list] = {}
+    if any(r.values["bank"] for r in good):
+        for chunk in _chunks(list({e.id for e in existing.values()}), batch_size):
+            for row in await session.execute(_EXISTING_ACCOUNTS, {"ids": chunk}):
+                accounts.setdefault(row.worker_id, []).append(row)
     phases["look-ups"] = time.perf_counter()
     worker_rows: list[dict] = []
     employment_rows: list[dict] = []
@@ -451,6 +491,7 @@ async def run_import(*, session: AsyncSession, principal: Principal, settings: R
     created_workers: list[dict] = []
     created_employments: list[dict] = []
     created_certificates: list[dict] = []
+    account_rows: list[dict] = []  # bank accounts (verified when the bureau imports, else pending its confirmation)
     in_file: dict[tuple[str, date], tuple[uuid.UUID, bytes]] = {}  # name and birth date -> person of this file
     in_file_rows: dict[tuple[str, date], int] = {}
     handled: dict[uuid.UUID, int] = {}  # worker -> the row of this file that wrote them
@@ -527,6 +568,16 @@ async def run_import(*, session: AsyncSession, principal: Principal, settings: R
                 cert_row = {"id": uuid.uuid4(), "worker_id": r.worker_id, "level": level, "certificate_no": cert_no,
                             "obtained_on": obtained, "status": "valid", "continuing_education_hours": 0.0,
                             "verification": verification, "recorded_by": principal.subject}
+        account_row = None
+        if v["bank"] is not None:
+            bank_name, number = v["bank"]
+            if not any(a.bank_name == bank_name and cipher.decrypt(a.account_enc) == number
+                       for a in accounts.get(r.worker_id, ())):
+                account_row = {"id": uuid.uuid4(), "worker_id": r.worker_id, "bank_name": bank_name,
+                               "account_enc": cipher.encrypt(number), "holder_name": normalize_name(v["name"]),
+                               "status": "verified" if principal.is_admin else "pending",
+                               "recorded_by": principal.subject, "recorded_roles": ",".join(sorted(principal.roles)),
+                               "decided_by": principal.subject if principal.is_admin else None}
         handled[r.worker_id] = r.number
         if key not in in_file:
             in_file[key] = (r.worker_id, r.lookup)
@@ -550,7 +601,9 @@ async def run_import(*, session: AsyncSession, principal: Principal, settings: R
             (employment_rows if current is not None else created_employments).append(emp_row)
         if cert_row:
             (certificate_rows if current is not None else created_certificates).append(cert_row)
-        if current is not None and (worker_changed or emp_row or cert_row):
+        if account_row:
+            account_rows.append(account_row)
+        if current is not None and (worker_changed or emp_row or cert_row or account_row):
             r.status = "updated"
 
     for r in good:
@@ -567,6 +620,13 @@ async def run_import(*, session: AsyncSession, principal: Principal, settings: R
             await session.execute(_UPSERT_EMPLOYMENTS, _columns(chunk, _EMPLOYMENT_COLUMNS))
         for chunk in _chunks(certificate_rows, batch_size):
             await session.execute(_INSERT_CERTIFICATES, _columns(chunk, _CERTIFICATE_COLUMNS))
+        if account_rows:
+            superseded = ("verified", "pending") if principal.is_admin else ("pending",)
+            for chunk in _chunks(account_rows, batch_size):
+                await session.execute(_SUPERSEDE_ACCOUNTS, {"ids": [a["worker_id"] for a in chunk],
+                                                            "statuses": list(superseded)})
+                await session.execute(insert(BankAccount).values(
+                    [{**a, "decided_at": func.now() if a["decided_by"] else None} for a in chunk]))
         phases["write"] = time.perf_counter()
         for chunk in _chunks(created_certificates + certificate_rows, batch_size):
             await _enqueue_copied(session, [certificate_issued(

@@ -21,9 +21,9 @@ from services.registry.common import LEVEL_LABELS_ZH
 from services.registry.imports.parsing import HEADER_SEARCH_ROWS, RawRows
 
 TEMPLATE_HEADERS = ["姓名", "身份证号", "性别", "出生日期", "手机号", "学历", "政治面貌", "所在社工站", "岗位",
-                    "是否专职", "入职日期", "证书等级", "证书编号", "取得日期", "备注"]
+                    "是否专职", "入职日期", "证书等级", "证书编号", "取得日期", "开户银行", "银行账号", "备注"]
 # Identifiers typed as text: Excel keeps 15 significant digits of a number (ID numbers have 18).
-TEXT_COLUMNS = ("身份证号", "手机号", "证书编号")
+TEXT_COLUMNS = ("身份证号", "手机号", "证书编号", "银行账号")
 TEMPLATE_ROWS = 2000
 STATUS_ZH = {"created": "新增", "updated": "更新", "unchanged": "无变化", "needs_review": "待核实", "error": "错误"}
 _BAD = PatternFill("solid", fgColor="FFF2CC")
@@ -44,6 +44,9 @@ INSTRUCTIONS = [
     "   merged cells take the value of their top-left cell.",
     "8. A person whose name and birth date match someone already registered under another ID number is not",
     "   created: the bureau reviews the row (待核实) and merges it or confirms a different person.",
+    "9. 开户银行 and 银行账号 (optional, both or neither): the account the subsidy is paid into, in the person's",
+    "   own name. 银行账号 is formatted as text (Excel keeps only 15 digits of a number). An account sent by",
+    "   anyone but the bureau waits for the bureau's confirmation.",
 ]
 
 

@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from sqlalchemy import select
 
+from services.registry.bank_accounts import service as bank_accounts
 from services.registry.deps import CipherDep
 from services.registry.employments import service as employments
+from services.registry.privacy.service import record_personal_data_access
 from services.registry.stations import repository as stations
 from services.registry.workers import repository as workers
 from services.registry.workers.models import Worker
 from shared.auth import CurrentPrincipal, Role, allow
 from shared.contracts import registry_internal as contract
 from shared.db import SessionDep
+from shared.errors import NotPermitted
 from shared.validators import mask_id_number, mask_phone
 
 router = APIRouter(prefix=contract.PREFIX, tags=["internal"], dependencies=[allow(Role.SERVICE, Role.BUREAU_ADMIN)])
@@ -43,16 +46,34 @@ async def internal_employment_check(data: contract.EmploymentCheckRequest, sessi
 @router.post(contract.WORKERS_LOOKUP, response_model=contract.WorkerLookupResult)
 async def internal_workers_lookup(data: contract.WorkerLookupRequest, session: SessionDep, principal: CurrentPrincipal,
                                   cipher: CipherDep):
-    """Names and masked identifiers of the given workers (unknown ids are left out)."""
+    """Names and masked identifiers (ID number, phone, verified bank account) of the given workers (unknown ids
+    are left out)."""
     ids = list(dict.fromkeys(data.worker_ids))
     rows = list((await session.execute(select(Worker).where(Worker.id.in_(ids)))).scalars())
     station_ids = await workers.station_ids_of(session, [w.id for w in rows])
+    accounts = await bank_accounts.masked_accounts(session, cipher, [w.id for w in rows])
     items = []
     for w in rows:
         phone = cipher.decrypt(w.phone_enc) if w.phone_enc else None
         items.append({"id": w.id, "name": w.name, "id_number_masked": mask_id_number(cipher.decrypt(w.id_number_enc)),
                       "phone_masked": mask_phone(phone) if phone else None, "station_ids": station_ids[w.id],
-                      "bank_account": None})
+                      "bank_account": accounts.get(w.id)})
     order = {w: i for i, w in enumerate(ids)}
     items.sort(key=lambda item: order[item["id"]])
     return {"items": items}
+
+
+@router.post(contract.PAYEES, response_model=contract.PayeeResult)
+async def internal_payees(data: contract.PayeeRequest, session: SessionDep, principal: CurrentPrincipal,
+                          cipher: CipherDep, request: Request):
+    """Clear names, ID numbers and verified bank accounts for a bank file: only a service client the registry
+    lists in `payee_clients` (not a person, not bureau_admin: they download the bank file from the subsidy
+    service). Every worker returned is recorded in `personal_data_access` with the purpose given."""
+    allowed = request.app.state.settings.payee_clients
+    if not principal.has_any(Role.SERVICE) or principal.client_id not in allowed:
+        raise NotPermitted("payee data is only for the service clients the registry lists (payee_clients)")
+    found, missing = await bank_accounts.payees(session, cipher, list(data.worker_ids), data.account_ids)
+    await record_personal_data_access(session=session, principal=principal, worker_ids=[p["id"] for p in found],
+                                      purpose=data.purpose, action=f"{request.method} {request.url.path}",
+                                      fields=("name", "id_number", "bank_account"))
+    return {"items": found, "without_account": missing}

@@ -25,6 +25,7 @@ from services.subsidy.facts.handlers import note_change
 from services.subsidy.facts.repository import Loaded, load_approved
 from services.subsidy.ledger import settlement
 from services.subsidy.ledger.models import Disbursement, DisbursementWorker, LedgerLine
+from services.subsidy.payments.models import PaymentCycle
 from services.subsidy.policies.service import terms_of, versions
 from shared.auth import Principal, Role
 from shared.errors import Conflict, Invalid, NotFound
@@ -89,6 +90,13 @@ async def create_batch(*, session: AsyncSession, principal: Principal, policy_co
     # batch pays under it (so the terms are read after it) and line marks from moving under a settlement.
     await lock(session, "batch:" + policy_code)
     await lock(session, RECEIVABLES_LOCK)
+    # A transfer sent to the bank is not voided by a later settlement (the bank may pay it): no batch is settled
+    # while one of the policy is released and awaiting the bank's results.
+    if await session.scalar(select(PaymentCycle.disbursement_id).join(
+            Disbursement, Disbursement.id == PaymentCycle.disbursement_id).where(
+            Disbursement.policy_code == policy_code, PaymentCycle.status == "released").limit(1)):
+        raise Conflict("a batch of this policy is released and awaiting the bank's results; post them first",
+                       field="month")
     terms = rules.Versions(terms_of(p) for p in await versions(session=session, code=policy_code))
     await settle_batch(session, batch_id=new_id, policy_code=policy_code, through=rules.month_idx(month),
                        terms=terms, actor=principal.subject)
@@ -300,7 +308,22 @@ async def mark_line(*, session: AsyncSession, principal: Principal, batch_id: uu
         raise Invalid("a recovery is not a payment; it has nothing to mark", field="line_id")
     await lock(session, "batch:" + batch.policy_code)
     await lock(session, RECEIVABLES_LOCK)
-    mine = and_(LedgerLine.disbursement_id == batch_id, LedgerLine.worker_id == line.worker_id,
+    if await session.scalar(select(PaymentCycle.status).where(PaymentCycle.disbursement_id == batch_id)):
+        raise Conflict("the batch is in its payment cycle (published): its transfers are marked by the bank's result "
+                       "file after release, not one by one", field="status")
+    if await mark_transfer(session, batch_id=batch_id, worker_id=line.worker_id, status=status, reason=reason) == 0:
+        await session.refresh(line)
+        raise Conflict(f"the line is already marked {line.status}")
+    await session.refresh(line)
+    return line
+
+
+async def mark_transfer(session: AsyncSession, *, batch_id: uuid.UUID, worker_id: uuid.UUID, status: str,
+                        reason: str | None) -> int:
+    """Paid, failed or voided: every pending payment line of the worker in the batch and its transfer (the caller
+    holds the batch and receivables locks). A failed or voided transfer pays nothing: its set-off is cancelled
+    and its months are due again in the next batch (a new attempt). Returns the lines marked (0: none pending)."""
+    mine = and_(LedgerLine.disbursement_id == batch_id, LedgerLine.worker_id == worker_id,
                 LedgerLine.kind != "recovery")
     months = list(await session.scalars(select(LedgerLine.month_idx).where(
         mine, LedgerLine.status == "pending", LedgerLine.month_idx.is_not(None))))
@@ -309,18 +332,16 @@ async def mark_line(*, session: AsyncSession, principal: Principal, batch_id: uu
         .values(status=status, failure_reason=reason, marked_at=func.now())
         .execution_options(synchronize_session=False))
     if result.rowcount == 0:
-        await session.refresh(line)
-        raise Conflict(f"the line is already marked {line.status}")
+        return 0
     await session.execute(
         update(DisbursementWorker).where(DisbursementWorker.disbursement_id == batch_id,
-                                         DisbursementWorker.worker_id == line.worker_id,
+                                         DisbursementWorker.worker_id == worker_id,
                                          DisbursementWorker.status == "pending")
         .values(status=status, failure_reason=reason, marked_at=func.now())
         .execution_options(synchronize_session=False))
-    if status == "failed" and months:
-        await note_change(session, worker_id=line.worker_id, from_idx=min(months))
-    await session.refresh(line)
-    return line
+    if status in ("failed", "voided") and months:
+        await note_change(session, worker_id=worker_id, from_idx=min(months))
+    return result.rowcount
 
 
 def worker_payments(principal: Principal, worker_id: uuid.UUID) -> Select:
