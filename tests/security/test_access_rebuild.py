@@ -21,7 +21,7 @@ import pytest
 
 from devstack.api import Api
 from shared.validators import id_number_check_char
-from tests.security.test_1_masking import Crawler, crawl, targets  # noqa: F401  (targets is a fixture)
+from tests.security.test_1_masking import Crawler, crawl_as, targets  # noqa: F401  (targets is a fixture)
 
 MIN_CANDIDATES = 1000
 FIELDS = ("id_number", "id_number_masked", "birth_date", "birth_year", "gender", "age")
@@ -150,7 +150,7 @@ def test_no_role_can_rebuild_an_id_number(suite, hr, service_client, targets, ro
                                                                 "the numbers to protect"})["id_number"]
              for w in targets["workers"]}
     worker_ids = set(truth)
-    c = crawl(api, targets)
+    c = crawl_as(role, api, targets)
     if role == "service":  # the internal look-up the projects and subsidy services use
         c.bodies.append(("lookup", 200, json.dumps(api.post("/registry/v1/internal/workers/lookup",
                                                             {"worker_ids": sorted(worker_ids)}))))
