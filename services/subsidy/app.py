@@ -30,7 +30,8 @@ def create_app(settings: SubsidySettings | None = None, *, registry: RegistryCli
     @contextlib.asynccontextmanager
     async def on_startup(app: FastAPI):
         """The webhook sender runs beside the outbox relay (both send what this service wrote)."""
-        sender = asyncio.create_task(run_sender(app.state.sessionmaker), name="webhook-sender") \
+        sender = asyncio.create_task(run_sender(
+            app.state.sessionmaker, check_address=settings.env not in ("dev", "test")), name="webhook-sender") \
             if settings.run_relay else None
         try:
             yield

@@ -312,6 +312,7 @@ async def test_webhooks_are_signed_retried_and_sent_once_per_notification(wired,
     import json
     from datetime import UTC, datetime, timedelta
 
+    from sqlalchemy import text
     from starlette.applications import Starlette
     from starlette.responses import Response
     from starlette.routing import Route
@@ -320,9 +321,18 @@ async def test_webhooks_are_signed_retried_and_sent_once_per_notification(wired,
 
     client = wired
     received, answers = [], [500]
+    sessions = client.app.state.sessionmaker
 
     async def hook(request):
         received.append((dict(request.headers), await request.body()))
+        # the sender holds no transaction while the request is out: its row is not locked, and another sender
+        # does not take it (it is claimed)
+        async with sessions() as session, session.begin():
+            msg_id = request.headers["webhook-id"].removeprefix("msg_")
+            await session.execute(text("SELECT id FROM webhook_deliveries WHERE id = :id FOR UPDATE NOWAIT"),
+                                  {"id": uuid.UUID(msg_id)})
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=receiver), base_url="http://x") as other:
+            assert await deliver_due(sessions, other) == 0
         return Response(status_code=answers.pop(0) if answers else 204)
 
     receiver = Starlette(routes=[Route("/hook", hook, methods=["POST"])])
@@ -354,7 +364,6 @@ async def test_webhooks_are_signed_retried_and_sent_once_per_notification(wired,
     for _ in range(2):  # the second time is a replay: no new notification, no new message
         assert (await client.post(f"{url}/bank-results", content=answer, headers=admin)).status_code in (200, 201)
 
-    sessions = client.app.state.sessionmaker
     now = datetime.now(UTC)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=receiver), base_url="http://receiver") as http:
         assert await deliver_due(sessions, http, now=now) == 2  # on notice, paid
@@ -375,3 +384,67 @@ async def test_webhooks_are_signed_retried_and_sent_once_per_notification(wired,
         assert headers["webhook-signature"] == f"v1,{expected}"
         data = json.loads(body)["data"]
         assert data["worker_id"] == worker["id"] and "李四" not in body.decode()
+
+
+async def test_webhooks_never_reach_internal_addresses_in_production(wired, mint, admin):
+    """SSRF: outside dev and test a subscription's host must resolve to public addresses only, when subscribing
+    and again when sending (a name may resolve elsewhere later); the secret is never shown again."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from services.subsidy.payments import webhooks
+    from services.subsidy.payments.models import Notification, WebhookDelivery
+
+    internal = ["https://127.0.0.1/h", "https://10.1.2.3/h", "https://192.168.0.7:8443/h", "https://172.16.0.1/h",
+                "https://169.254.169.254/latest/meta-data", "https://100.64.0.1/h", "https://0.0.0.0/h",
+                "https://[::1]/h", "https://[fe80::1]/h", "https://[fd00::1]/h", "https://[::ffff:127.0.0.1]/h",
+                "https://localhost/h", "https://224.0.0.1/h"]
+    for url in internal:
+        with pytest.raises(webhooks.Invalid) as refused:
+            await webhooks.check_subscription_url(url, env="prod")
+        assert refused.value.field == "url" and "public" in str(refused.value), url
+    with pytest.raises(webhooks.Invalid):
+        await webhooks.check_subscription_url("http://93.184.216.34/h", env="prod")  # https only
+    assert await webhooks.check_subscription_url("https://93.184.216.34/h", env="prod") == "https://93.184.216.34/h"
+    assert await webhooks.check_subscription_url("http://127.0.0.1:9/h", env="test") == "http://127.0.0.1:9/h"
+
+    settings = wired.app.state.settings
+    wired.app.state.settings = settings.model_copy(update={"env": "prod"})
+    try:
+        assert_problem(await wired.post("/v1/webhooks", json={"url": "https://169.254.169.254/"}, headers=admin),
+                       422, field="url")
+    finally:
+        wired.app.state.settings = settings
+
+    # subscribed where internal addresses are allowed (or resolving elsewhere since): production's sender does
+    # not send, it records the refusal and retries later
+    since = datetime.now(UTC).isoformat()
+    created = await wired.post("/v1/webhooks", json={"url": "http://localhost:9/hook"}, headers=admin)
+    assert created.status_code == 201
+    hook_id = created.json()["id"]
+    listed = [w for w in (await wired.get("/v1/webhooks", headers=admin)).json()["items"] if w["id"] == hook_id]
+    disabled = await wired.post(f"/v1/webhooks/{hook_id}/disable", headers=admin)
+    assert listed and "secret" not in listed[0] and "secret" not in disabled.json()
+    trail = await wired.get("/v1/audit", params={"from": since, "limit": 200}, headers=admin)
+    assert hook_id in trail.text and created.json()["secret"] not in trail.text
+
+    sessions = wired.app.state.sessionmaker
+    async with sessions() as session, session.begin():
+        notification = (await session.scalars(select(Notification).limit(1))).one()
+        await session.execute(webhooks.update(webhooks.WebhookSubscription).values(active=False).where(
+            webhooks.WebhookSubscription.id != uuid.UUID(hook_id)))
+        await session.execute(webhooks.update(webhooks.WebhookSubscription).values(active=True).where(
+            webhooks.WebhookSubscription.id == uuid.UUID(hook_id)))
+        await webhooks.enqueue(session, [{c: getattr(notification, c) for c in (
+            "id", "worker_id", "disbursement_id", "month", "event", "amount_fen", "reason")}])
+    sent = []
+    receiver = httpx.MockTransport(lambda request: sent.append(request) or httpx.Response(204))
+    async with httpx.AsyncClient(transport=receiver) as http:
+        assert await webhooks.deliver_due(sessions, http, now=datetime.now(UTC), check_address=True) == 1
+    assert sent == []
+    async with sessions() as session:
+        delivery = (await session.scalars(select(WebhookDelivery).where(
+            WebhookDelivery.subscription_id == uuid.UUID(hook_id)))).one()
+    assert (delivery.status, delivery.attempts, delivery.last_status) == ("pending", 1, None)
+    assert delivery.last_error.startswith("refused: localhost resolves to an address that is not public")

@@ -217,9 +217,10 @@ async def list_notifications(worker_id: uuid.UUID, session: SessionDep, principa
 async def create_webhook(body: WebhookCreate, session: SessionDep, principal: CurrentPrincipal, request: Request):
     """Subscribe an endpoint (e.g. an HR system's) to what the workers are told: payment.on_notice, payment.paid,
     payment.failed, signed as Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`); the
-    secret is shown once. https only (plain http in dev and test)."""
-    allow_http = request.app.state.settings.env in ("dev", "test")
-    subscription = WebhookSubscription(id=uuid.uuid4(), url=webhooks.check_url(body.url, allow_http=allow_http),
+    secret is shown once. https only (plain http in dev and test); outside dev and test the host must resolve to
+public addresses only (checked again at every send)."""
+    url = await webhooks.check_subscription_url(body.url, env=request.app.state.settings.env)
+    subscription = WebhookSubscription(id=uuid.uuid4(), url=url,
                                        secret=webhooks.new_secret(), description=body.description, active=True,
                                        created_by=principal.subject)
     session.add(subscription)
