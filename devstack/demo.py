@@ -13,6 +13,8 @@ service has applied every event they depend on (`wait_for_facts`).
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import secrets
 import time
@@ -24,6 +26,7 @@ from pathlib import Path
 from devstack.api import Api
 from devstack.demo_data import CENTRE, DEMO_HR_CLIENT, DIVISION, STAR_RATINGS, TOWNSHIPS, as_csv, demo_people
 from devstack.embedded import StackError
+from shared.money import fen_to_yuan_str
 from shared.validators import backdated, credit_code_check_char
 
 POLICY = "otog-talent-subsidy"
@@ -31,6 +34,8 @@ SERVICE_FROM = "2023-01"
 SERVICE_THROUGH = "2026-10"  # the last month of confirmed service reports (the README's tour adds 2026-11)
 APPLICANTS = 15  # the 15 earliest new certificate holders: 14 approved by the demo, worker1 applies in the tour
 BATCH_MONTHS = ("2025-06", "2025-12", SERVICE_THROUGH)
+CYCLE_MONTH = "2025-12"  # paid through the bank's cycle; the failed transfer is paid again by the next batch
+FAILURE_REASON = "账户已销户"
 ORGANIZATION = ("鄂托克旗助力社会工作服务中心", "52150624MJ0000000")  # credit code completed with its check char
 
 
@@ -117,6 +122,7 @@ def load_demo(base_url: str, *, admin_password: str, logins_file: Path, today: d
     worker_login = newly[0]
     user("worker1", ["social_worker"], worker_id=worker_login["worker_id"])
     user("auditor1", ["auditor"])
+    checker = user("admin2", ["bureau_admin"])  # the second bureau_admin, who approves a release
     logins_file.write_text(json.dumps(passwords, indent=2))
     logins_file.chmod(0o600)
     result.logins = passwords
@@ -156,8 +162,12 @@ def load_demo(base_url: str, *, admin_password: str, logins_file: Path, today: d
         manager = managers[person["所在社工站"]]
         application = manager.post("/subsidy/v1/applications", {"worker_id": person["worker_id"], "policy": POLICY})
         admin.post(f"/subsidy/v1/applications/{application['id']}/approve")
+    accounts = record_accounts(admin, applicants[:-1])
     for month in BATCH_MONTHS:
         batch = admin.post("/subsidy/v1/disbursements", {"policy": POLICY, "month": month}, expect=(200, 201))
+        if month == CYCLE_MONTH:
+            pay_through_the_bank(admin, checker, batch["id"], accounts, people)
+            continue
         # the bank pays one transfer per worker: marking one of a worker's lines marks the transfer
         marked = set()
         for line in admin.all(f"/subsidy/v1/disbursements/{batch['id']}/lines"):
@@ -171,6 +181,50 @@ def load_demo(base_url: str, *, admin_password: str, logins_file: Path, today: d
     log("demo: a micro-project fund call with projects in several states ...")
     load_projects(admin, managers, stations, people, today)
     return result
+
+
+BANK = "中国农业银行鄂托克旗支行"
+
+
+def record_accounts(admin: Api, people: list[dict]) -> dict[str, str]:
+    """The bureau records each worker's account (verified at once); the numbers are made up, the same on every
+    start. Returns worker id -> account number."""
+    accounts = {p["worker_id"]: f"62170000{n:011d}" for n, p in enumerate(people, start=1)}
+    for p in people:
+        admin.post(f"/registry/v1/workers/{p['worker_id']}/bank-accounts", {
+            "bank_name": BANK, "account_number": accounts[p["worker_id"]], "holder_name": p["姓名"]})
+    return accounts
+
+
+def pay_through_the_bank(admin: Api, checker: Api, batch_id: str, accounts: dict[str, str],
+                         people: list[dict]) -> None:
+    """One whole payment cycle: the notice, approval by a second bureau_admin, the release to the bank, and
+    the bank's result file, where the transfer with the last sequence number fails (the account was closed).
+    The bureau records that worker's new account; the next batch pays the failed months again, and those of a
+    worker without an account (not released). The notice lasts no working day for this batch only (the
+    policy's terms are set to 0 for its publication and put back): a demo cannot wait five working days."""
+    url = f"/subsidy/v1/disbursements/{batch_id}"
+    terms = f"/subsidy/v1/policies/{POLICY}/payment-terms"
+    days = admin.get(terms)["notice_working_days"]
+    admin.request("PUT", terms, json={"notice_working_days": 0})
+    admin.post(f"{url}/publish")
+    admin.request("PUT", terms, json={"notice_working_days": days})
+    checker.post(f"{url}/approve")
+    admin.post(f"{url}/release")
+    names = {p["worker_id"]: p["姓名"] for p in people}
+    transfers = admin.all(f"{url}/bank-payments")
+    rows = [[str(t["seq"]), accounts[t["worker_id"]], names[t["worker_id"]], fen_to_yuan_str(t["amount_fen"]),
+             "成功", ""] for t in transfers]
+    rows[-1][4:] = ["失败", FAILURE_REASON]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerows([["序号", "账号", "户名", "金额", "结果", "失败原因"], *rows, [
+        "合计", str(len(rows)), "", fen_to_yuan_str(sum(t["amount_fen"] for t in transfers)), "", ""]])
+    admin.post(f"{url}/bank-results", content=buffer.getvalue().encode(), json=None,
+               headers={"Content-Type": "text/csv"}, expect=201)
+    failed = transfers[-1]["worker_id"]
+    admin.post(f"/registry/v1/workers/{failed}/bank-accounts", {
+        "bank_name": BANK, "account_number": f"62170001{len(accounts):011d}", "holder_name": names[failed]})
 
 
 def wait_for_facts(admin: Api, worker_ids: list[str], *, timeout: float = 600.0) -> None:
