@@ -3,7 +3,8 @@
 Loaded by `make run` on first start and by `python -m devstack demo` (idempotent: it stops if the
 banner's guidance centre already exists). The bureau files the service-report history, station managers the
 recent months, the registry's and the projects service's events reach the subsidy service over the broker,
-the bureau approves applications and runs disbursements, and a fund call gets projects in every state.
+the bureau approves applications and runs disbursements (one through the bank's payment cycle,
+`pay_through_the_bank`), and a fund call gets projects in every state.
 
 Its figures are the same on every first start, whatever the day: the people come from a seeded
 generator, the service history runs from SERVICE_FROM through SERVICE_THROUGH (fixed months, so the
