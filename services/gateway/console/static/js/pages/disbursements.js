@@ -3,7 +3,8 @@
 
 import { all, download, get, post } from '../api.js';
 import { currentMonth, namesOf, policyCode } from '../common.js';
-import { act, badge, field, h, kpi, link, notice, section, table, waiting } from '../dom.js';
+import { act, badge, field, h, kpi, link, notice, section, table } from '../dom.js';
+import { showCycle } from './cycle.js';
 import { levelName, num, t, timeText, yuan } from '../i18n.js';
 
 const enc = encodeURIComponent;
@@ -28,37 +29,51 @@ function lineActions(batch, line, isAdmin, redraw) {
   return h('span', { class: 'line-actions' }, paid, reason, failed, out);
 }
 
-async function showBatch(box, batch, isAdmin) {
-  const lines = await all(`/subsidy/v1/disbursements/${enc(batch.id)}/lines`);
-  const names = await namesOf(lines.slice(0, 200).map((l) => l.worker_id));
+async function showBatch(box, batch, isAdmin, claims) {
+  const summaryBox = h('div');
+  const cycleBox = h('div', { id: 'cycle' });
+  const linesBox = h('div');
   const out = h('div');
-  const tableBox = h('div');
-  const redraw = () => tableBox.replaceChildren(table([
-    { label: t('name'), cell: (l) => link(['workers', l.worker_id], names[l.worker_id] || l.worker_id.slice(0, 8)) },
-    { label: t('month'), cell: (l) => l.month || '—' },
-    { label: t('kind'), cell: (l) => t(`lineKind.${l.kind}`) },
-    { label: t('level'), cell: (l) => (l.level ? levelName(l.level) : '—') },
-    { label: t('amount'), cell: (l) => yuan(l.amount_fen), class: 'num' },
-    { label: t('status'), cell: lineStatus },
-    { label: t('actions'), cell: (l) => lineActions(batch, l, isAdmin, redraw) },
-  ], lines, { id: 'lines-table', empty: t('disb.noLines') }));
-  redraw();
+  let status = null;
   const exportButton = (format) => {
     const b = h('button', { type: 'button', class: 'secondary', id: `export-${format}`, onClick: () => act(b, out, () =>
       download(`/subsidy/v1/disbursements/${enc(batch.id)}/export`, { format }, `disbursement-${batch.month}.${format}`)) },
     t(`disb.export.${format}`));
     return b;
   };
-  box.replaceChildren(section(t('disb.batch', { month: batch.month }),
-    h('div', { class: 'kpis', id: 'batch-summary' },
-      kpi(t('month'), batch.month), kpi(t('disb.lines'), num(batch.line_count), null, 'batch-lines'),
-      kpi(t('disb.total'), yuan(batch.total_fen), null, 'batch-total'),
-      batch.net_to_pay_fen !== undefined ? kpi(t('disb.netToPay'), yuan(batch.net_to_pay_fen),
-        t('disb.transfers', { n: num(batch.transfers), recovered: yuan(batch.recovered_fen), setOff: yuan(batch.set_off_fen) }),
-        'batch-net') : null,
-      kpi(t('disb.createdBy'), batch.created_by.slice(0, 8), timeText(batch.created_at))),
-    h('div', { class: 'actions' }, exportButton('xlsx'), exportButton('csv')), out,
-    waiting(t('disb.lifecycleApi')), tableBox));
+  const drawSummary = (b) => summaryBox.replaceChildren(h('div', { class: 'kpis', id: 'batch-summary' },
+    kpi(t('month'), b.month), kpi(t('disb.lines'), num(b.line_count), null, 'batch-lines'),
+    kpi(t('disb.total'), yuan(b.total_fen), null, 'batch-total'),
+    b.net_to_pay_fen !== undefined ? kpi(t('disb.netToPay'), yuan(b.net_to_pay_fen),
+      t('disb.transfers', { n: num(b.transfers), recovered: yuan(b.recovered_fen), setOff: yuan(b.set_off_fen) }),
+      'batch-net') : null,
+    kpi(t('disb.createdBy'), b.created_by.slice(0, 8), timeText(b.created_at))));
+  // Lines are marked one by one only while the batch is a draft; a published batch is marked by the bank's file.
+  const drawLines = async () => {
+    const lines = await all(`/subsidy/v1/disbursements/${enc(batch.id)}/lines`);
+    const names = await namesOf(lines.slice(0, 200).map((l) => l.worker_id));
+    const markable = isAdmin && status === 'draft';
+    const redraw = () => linesBox.replaceChildren(section(t('disb.lineList'), table([
+      { label: t('name'), cell: (l) => link(['workers', l.worker_id], names[l.worker_id] || l.worker_id.slice(0, 8)) },
+      { label: t('month'), cell: (l) => l.month || '—' },
+      { label: t('kind'), cell: (l) => t(`lineKind.${l.kind}`) },
+      { label: t('level'), cell: (l) => (l.level ? levelName(l.level) : '—') },
+      { label: t('amount'), cell: (l) => yuan(l.amount_fen), class: 'num' },
+      { label: t('status'), cell: lineStatus },
+      { label: t('actions'), cell: (l) => lineActions(batch, l, markable, redraw) },
+    ], lines, { id: 'lines-table', empty: t('disb.noLines') })));
+    redraw();
+  };
+  drawSummary(batch);
+  box.replaceChildren(section(t('disb.batch', { month: batch.month }), summaryBox,
+    h('div', { class: 'actions' }, exportButton('xlsx'), exportButton('csv')), out), cycleBox, linesBox);
+  await showCycle(cycleBox, batch.id, { isAdmin, claims, canObject: isAdmin }, async (cycle) => {
+    if (cycle.status === status) return;
+    const first = status === null;
+    status = cycle.status;
+    if (!first) drawSummary(await get(`/subsidy/v1/disbursements/${enc(batch.id)}`));
+    await drawLines();
+  });
 }
 
 export async function render(view, ctx) {
@@ -76,12 +91,12 @@ export async function render(view, ctx) {
         act(button, out, async () => {
           const batch = await post('/subsidy/v1/disbursements', { policy, month: month.value });
           history.replaceState(null, '', `#/disbursements/${enc(batch.id)}`);
-          await showBatch(box, batch, isAdmin);
+          await showBatch(box, batch, isAdmin, ctx.claims);
         });
       } }, field(t('month'), month), button), out));
   }
   view.append(box);
-  if (ctx.id) await showBatch(box, await get(`/subsidy/v1/disbursements/${enc(ctx.id)}`), isAdmin);
+  if (ctx.id) await showBatch(box, await get(`/subsidy/v1/disbursements/${enc(ctx.id)}`), isAdmin, ctx.claims);
   else if (!isAdmin) box.append(notice(t('disb.noList'), 'info'));
 
   const recoveries = await get('/subsidy/v1/recoveries', { limit: 100 }).then((p) => p.items, () => null);

@@ -1,10 +1,10 @@
 // The social worker's own page, made for a phone (375 px): am I eligible and why, month by month,
 // my applications (apply from here), my payments.
 
-import { get, post } from '../api.js';
+import { all, get, post } from '../api.js';
 import { currentMonth, policyCode } from '../common.js';
 import { applicationStatus, eligibilitySummary, eligibilityTimeline, paymentsTable } from '../components.js';
-import { act, h, notice, refreshPage, section } from '../dom.js';
+import { act, badge, h, notice, refreshPage, section } from '../dom.js';
 import { levelName, t, timeText, yuan } from '../i18n.js';
 
 const enc = encodeURIComponent;
@@ -20,6 +20,17 @@ function applyBox(apps, workerId, policy, eligible) {
     refreshPage();
   }) }, t('me.apply'));
   return [list, eligible ? null : h('p', { class: 'muted' }, t('me.applyAnyway')), button, out];
+}
+
+// What the bureau told the worker about each batch, newest first: on notice, paid, failed with the bank's reason.
+function notificationList(items) {
+  const kind = { on_notice: 'info', paid: 'ok', failed: 'no' };
+  return h('ul', { class: 'plain notifications', id: 'my-notifications' }, [...items].reverse().map((n) =>
+    h('li', { class: `notification ${n.event}`, dataset: { event: n.event, month: n.month } },
+      badge(t(`notif.${n.event}`), kind[n.event]), ' ',
+      t(`notif.text.${n.event}`, { month: n.month, yuan: n.amount_fen === null ? '' : yuan(n.amount_fen) }),
+      n.reason ? h('div', { class: 'notif-reason' }, t('notif.reason', { reason: n.reason })) : null,
+      h('div', { class: 'muted' }, timeText(n.created_at)))));
 }
 
 export async function render(view, ctx) {
@@ -38,10 +49,13 @@ export async function render(view, ctx) {
   const statement = await get(`/subsidy/v1/workers/${enc(workerId)}/statement`, { policy, through: currentMonth() })
     .catch(() => null);
   const certs = await get(`/registry/v1/workers/${enc(workerId)}/certificates`).then((p) => p.items, () => []);
+  const notifications = await all(`/subsidy/v1/workers/${enc(workerId)}/notifications`)
+    .then((items) => items.slice(-20), () => []);
   view.append(
     h('h1', { id: 'me-name' }, me.name),
     h('p', { class: 'muted' }, certs.filter((c) => c.status === 'valid').map((c) => levelName(c.level)).join(' · ')
       || t('me.noCertificate')),
+    notifications.length ? section(t('me.notifications'), notificationList(notifications)) : null,
     section(t('me.eligibility'), eligibilitySummary(eligibility)),
     section(t('me.applications'), ...applyBox(apps, workerId, policy, eligibility.eligible)),
     section(t('me.payments'), statement ? h('p', null, t('statement.total', { due: yuan(statement.due_fen),
