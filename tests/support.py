@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import itertools
 import json
 import os
@@ -131,12 +133,47 @@ class DemoStack:
     logins: dict[str, str]
     banner: str
 
+    def dsn(self, database: str) -> str:
+        """A plain PostgreSQL URL (asyncpg) of one service's database in this stack."""
+        password = json.loads((self.state / "secrets.json").read_text())["POSTGRES_PASSWORD"]
+        return f"postgresql://postgres:{password}@127.0.0.1:{self.ports['POSTGRES']}/{database}"
+
     @classmethod
     def of(cls, state: Path, ports: dict[str, int], banner: str) -> DemoStack:
         secrets = json.loads((state / "secrets.json").read_text())
         logins = json.loads((state / "demo-logins.json").read_text())
         return cls(gateway=f"http://127.0.0.1:{ports['GATEWAY']}", ports=ports, state=state,
                    admin_password=secrets["GATEWAY_ADMIN_PASSWORD"], logins=logins, banner=banner)
+
+
+async def copy_policy(dsn: str, code: str, source: str) -> None:
+    """A policy of a test's own under `code`, with the terms of `source` (version 1), inserted as the migration
+    inserts the default one (policies have no create endpoint): a test that pays under it leaves the demo
+    policy's figures as they are."""
+    import asyncpg  # noqa: PLC0415
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(
+            "INSERT INTO policies (id, code, version, name, division_code, certificates_from, rate_senior_fen, "
+            "rate_intermediate_fen, rate_assistant_fen, qualifying_months, cap_months, effective_from, effective_to, "
+            "created_by) SELECT $1, $2, 1, name, division_code, certificates_from, rate_senior_fen, "
+            "rate_intermediate_fen, rate_assistant_fen, qualifying_months, cap_months, effective_from, effective_to, "
+            "'test' FROM policies WHERE code = $3 AND version = 1 ON CONFLICT DO NOTHING",
+            uuid.uuid4(), code, source)
+    finally:
+        await conn.close()
+
+
+def bank_result_file(rows: list[list[str]], total_fen: int) -> bytes:
+    """The bank's result file as banks send it (GBK CSV): 序号, 账号, 户名, 金额, 结果, 失败原因 and the 合计 row
+    with the count under 账号 and the total under 金额."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(["序号", "账号", "户名", "金额", "结果", "失败原因"])
+    writer.writerows(rows)
+    writer.writerow(["合计", str(len(rows)), "", f"{total_fen // 100}.{total_fen % 100:02d}", "", ""])
+    return buffer.getvalue().encode("gbk")
 
 
 def launch_stack(tmp_path, extra_env=None, *, demo: bool = False, **popen):

@@ -41,6 +41,7 @@ class Stack:
     gateway: str
     admin_password: str
     logins: dict[str, str]
+    subsidy_dsn: str | None = None  # the subsidy database, for a test that needs a policy of its own
 
     def password(self, username: str) -> str:
         return self.admin_password if username == "admin" else self.logins[username]
@@ -176,9 +177,11 @@ def stack(request):
         state = Path(os.environ.get("SOCIALWORK_STATE_DIR", ".devstack"))
         return Stack(gateway=os.environ["CONSOLE_GATEWAY"],
                      admin_password=json.loads((state / "secrets.json").read_text())["GATEWAY_ADMIN_PASSWORD"],
-                     logins=json.loads((state / "demo-logins.json").read_text()))
+                     logins=json.loads((state / "demo-logins.json").read_text()),
+                     subsidy_dsn=os.environ.get("CONSOLE_SUBSIDY_DSN"))
     demo = request.getfixturevalue("demo_stack")
-    return Stack(gateway=demo.gateway, admin_password=demo.admin_password, logins=demo.logins)
+    return Stack(gateway=demo.gateway, admin_password=demo.admin_password, logins=dict(demo.logins),
+                 subsidy_dsn=demo.dsn("subsidy"))
 
 
 @pytest.fixture(scope="module")

@@ -10,39 +10,12 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import json
-import uuid
-
-import asyncpg
 
 from devstack.api import Api
 from devstack.demo import BATCH_MONTHS, CYCLE_MONTH, FAILURE_REASON, POLICY
-from tests.support import assert_problem
+from tests.support import assert_problem, bank_result_file, copy_policy
 
 E2E_POLICY = "e2e-bank-cycle"
-
-
-async def _copy_policy(dsn: str) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(
-            "INSERT INTO policies (id, code, version, name, division_code, certificates_from, rate_senior_fen, "
-            "rate_intermediate_fen, rate_assistant_fen, qualifying_months, cap_months, effective_from, effective_to, "
-            "created_by) SELECT $1, $2, 1, name, division_code, certificates_from, rate_senior_fen, "
-            "rate_intermediate_fen, rate_assistant_fen, qualifying_months, cap_months, effective_from, effective_to, "
-            "'e2e' FROM policies WHERE code = $3 AND version = 1 ON CONFLICT DO NOTHING",
-            uuid.uuid4(), E2E_POLICY, POLICY)
-    finally:
-        await conn.close()
-
-
-def result_file(rows: list[list[str]], total_fen: int) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(["序号", "账号", "户名", "金额", "结果", "失败原因"])
-    writer.writerows(rows)
-    writer.writerow(["合计", str(len(rows)), "", f"{total_fen // 100}.{total_fen % 100:02d}", "", ""])
-    return buffer.getvalue().encode("gbk")
 
 
 def test_the_demo_pays_a_batch_through_the_bank_and_the_failed_worker_again(suite):
@@ -80,8 +53,7 @@ def test_the_demo_pays_a_batch_through_the_bank_and_the_failed_worker_again(suit
 
 
 def test_the_bank_payment_cycle_through_the_gateway(suite, demo_stack):
-    password = json.loads((demo_stack.state / "secrets.json").read_text())["POSTGRES_PASSWORD"]
-    asyncio.run(_copy_policy(f"postgresql://postgres:{password}@127.0.0.1:{demo_stack.ports['POSTGRES']}/subsidy"))
+    asyncio.run(copy_policy(demo_stack.dsn("subsidy"), E2E_POLICY, POLICY))
     admin = suite.admin()
     admin.post("/auth/users", {"username": "e2e-bank-checker", "password": "a long passphrase for e2e",
                                "roles": ["bureau_admin"]}, expect=(201, 409))
@@ -149,13 +121,13 @@ def test_the_bank_payment_cycle_through_the_gateway(suite, demo_stack):
         ["99", "6228480000000000999", "某某", "1.00", "成功", ""]]
     total = sum(fen(r[3]) for r in answer)
     headers = {"Content-Type": "text/csv; charset=gbk"}
-    off = admin.http.post(f"{url}/bank-results", content=result_file(answer, total + 1), headers=headers)
+    off = admin.http.post(f"{url}/bank-results", content=bank_result_file(answer, total + 1), headers=headers)
     assert_problem(off, 422, field="file")
     assert {p["status"] for p in admin.all(f"{url}/bank-payments")} == {"sent"}  # nothing changed
-    report = admin.post(f"{url}/bank-results", content=result_file(answer, total), headers=headers, expect=201)
+    report = admin.post(f"{url}/bank-results", content=bank_result_file(answer, total), headers=headers, expect=201)
     assert (report["paid"], report["failed"], [u["seq"] for u in report["unmatched"]], report["status"]) == (
         3, 1, [99], "settled")
-    again = admin.post(f"{url}/bank-results", content=result_file(answer, total), headers=headers, expect=200)
+    again = admin.post(f"{url}/bank-results", content=bank_result_file(answer, total), headers=headers, expect=200)
     assert again["replayed"] is True and again["file_id"] == report["file_id"]
     states = {p["seq"]: (p["status"], p["failure_reason"]) for p in admin.all(f"{url}/bank-payments")}
     assert states == {1: ("paid", None), 2: ("paid", None), 3: ("paid", None), 4: ("failed", "户名与账号不符")}

@@ -168,9 +168,17 @@ export async function all(path, params = {}, limit = 500) {
   return items;
 }
 
-// Save a response body as a file (exports): fetched with the token, handed to the browser as a blob.
+// The file name a response's Content-Disposition gives (filename="..."), if any.
+function attachmentName(response) {
+  const match = /filename="([^"]+)"/.exec(response.headers.get('content-disposition') || '');
+  return match ? match[1] : null;
+}
+
+// Save a response body as a file (exports): fetched with the token, handed to the browser as a blob; named
+// `filename`, else as the server names it.
 export async function download(path, params, filename) {
   const response = await request('GET', path, { params, raw: true, headers: { Accept: '*/*' } });
+  filename = filename || attachmentName(response) || 'download';
   const blob = await response.blob();
   const href = URL.createObjectURL(blob);
   const a = document.createElement('a');

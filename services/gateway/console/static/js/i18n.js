@@ -123,6 +123,13 @@ const zh = {
   'me.notifications': '我的消息', 'notif.on_notice': '公示', 'notif.paid': '已到账', 'notif.failed': '发放失败',
   'notif.text.on_notice': '{month} 补贴 {yuan} 正在公示', 'notif.text.paid': '{month} 补贴 {yuan} 已到账',
   'notif.text.failed': '{month} 补贴 {yuan} 发放失败，将计入下一批次', 'notif.reason': '原因：{reason}',
+  'disb.transferList': '转账（每人一笔）', 'disb.newMonths': '新发月份', 'disb.setOff': '抵扣', 'disb.receivableAfter': '剩余应退',
+  'recv.title': '应退款', 'recv.help': '追回金额先从以后的发放中抵扣；本人退回的金额由管理员登记；核销由一名管理员提出、另一名管理员批准后生效。',
+  'recv.yuan': '金额（元）', 'recv.repay': '登记退回', 'recv.reason': '核销原因', 'recv.proposeWriteOff': '提出核销',
+  'recv.ownProposal': '由您提出：须由另一名民政局管理员批准', 'recv.approve': '批准核销', 'recv.reject': '不予核销',
+  'recv.recovered': '追回', 'recv.setOff': '已抵扣', 'recv.repaid': '已退回', 'recv.writtenOff': '已核销', 'recv.balance': '余额',
+  'recv.none': '没有未结清的应退款', 'recv.writeOffs': '核销', 'recv.proposedAt': '提出时间', 'recv.noWriteOffs': '暂无核销',
+  'writeOff.proposed': '待批准', 'writeOff.approved': '已核销', 'writeOff.rejected': '未批准',
 };
 
 const en = {
@@ -259,6 +266,15 @@ const en = {
   'notif.text.paid': 'Your subsidy for {month}, {yuan}, was paid',
   'notif.text.failed': 'Your subsidy for {month}, {yuan}, could not be paid; it is due again in the next batch',
   'notif.reason': 'Reason: {reason}',
+  'disb.transferList': 'Transfers (one per worker)', 'disb.newMonths': 'New months', 'disb.setOff': 'set off',
+  'disb.receivableAfter': 'still owed',
+  'recv.title': 'Receivables', 'recv.help': 'What was recovered is set off against later payments first; money a worker pays back is recorded by an admin; a write-off is proposed by one admin and counts once another approves it.',
+  'recv.yuan': 'yuan', 'recv.repay': 'Record repayment', 'recv.reason': 'why write off', 'recv.proposeWriteOff': 'Propose write-off',
+  'recv.ownProposal': 'proposed by you: another bureau admin decides', 'recv.approve': 'Approve', 'recv.reject': 'Reject',
+  'recv.recovered': 'recovered', 'recv.setOff': 'set off', 'recv.repaid': 'repaid', 'recv.writtenOff': 'written off',
+  'recv.balance': 'owed', 'recv.none': 'Nobody owes anything', 'recv.writeOffs': 'Write-offs', 'recv.proposedAt': 'Proposed',
+  'recv.noWriteOffs': 'No write-offs',
+  'writeOff.proposed': 'proposed', 'writeOff.approved': 'written off', 'writeOff.rejected': 'rejected',
 };
 
 export const DICTIONARIES = { 'zh-CN': zh, en };

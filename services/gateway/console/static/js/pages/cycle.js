@@ -171,7 +171,7 @@ async function bankSection(cycle, ctx, redraw) {
   if (ctx.isAdmin) {
     const files = Object.keys(cycle.bank_files).map((template) => {
       const b = button(`bank-file-${template}`, t('cycle.bankFile', { template }), (self) => act(self, out, () =>
-        download(`${url}/bank-file`, { template }, `bank-${cycle.policy}-${cycle.month}-${template}`)),
+        download(`${url}/bank-file`, { template })),
       { secondary: true });
       b.title = `sha256 ${cycle.bank_files[template]}`;
       return b;

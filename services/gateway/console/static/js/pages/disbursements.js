@@ -5,6 +5,7 @@ import { all, download, get, post } from '../api.js';
 import { currentMonth, namesOf, policyCode } from '../common.js';
 import { act, badge, field, h, kpi, link, notice, section, table } from '../dom.js';
 import { showCycle } from './cycle.js';
+import { receivablesSection } from './receivables.js';
 import { levelName, num, t, timeText, yuan } from '../i18n.js';
 
 const enc = encodeURIComponent;
@@ -33,6 +34,7 @@ async function showBatch(box, batch, isAdmin, claims) {
   const summaryBox = h('div');
   const cycleBox = h('div', { id: 'cycle' });
   const linesBox = h('div');
+  const transfersBox = h('div');
   const out = h('div');
   let status = null;
   const exportButton = (format) => {
@@ -63,10 +65,27 @@ async function showBatch(box, batch, isAdmin, claims) {
       { label: t('actions'), cell: (l) => lineActions(batch, l, markable, redraw) },
     ], lines, { id: 'lines-table', empty: t('disb.noLines') })));
     redraw();
+    await drawTransfers();
+  };
+  // One transfer per worker: new months, top-ups, awards, recoveries set off against what is owed, the net.
+  const drawTransfers = async () => {
+    const rows = await all(`/subsidy/v1/disbursements/${enc(batch.id)}/workers`);
+    const names = await namesOf(rows.slice(0, 200).map((r) => r.worker_id));
+    transfersBox.replaceChildren(section(t('disb.transferList'), table([
+      { label: t('name'), cell: (r) => link(['workers', r.worker_id], names[r.worker_id] || r.worker_id.slice(0, 8)) },
+      { label: t('disb.newMonths'), cell: (r) => `${num(r.new_months)} · ${yuan(r.new_months_fen)}`, class: 'num' },
+      { label: t('statement.topUps'), cell: (r) => yuan(r.top_ups_fen), class: 'num' },
+      { label: t('award'), cell: (r) => yuan(r.awards_fen), class: 'num' },
+      { label: t('statement.recovered'), cell: (r) => yuan(r.recovered_fen), class: 'num' },
+      { label: t('disb.setOff'), cell: (r) => yuan(r.set_off_fen), class: 'num' },
+      { label: t('disb.netToPay'), cell: (r) => yuan(r.net_to_pay_fen), class: 'num' },
+      { label: t('disb.receivableAfter'), cell: (r) => yuan(r.receivable_after_fen), class: 'num' },
+      { label: t('status'), cell: lineStatus },
+    ], rows.map((r) => ({ ...r, id: r.worker_id })), { id: 'transfers-table', empty: t('disb.noLines') })));
   };
   drawSummary(batch);
   box.replaceChildren(section(t('disb.batch', { month: batch.month }), summaryBox,
-    h('div', { class: 'actions' }, exportButton('xlsx'), exportButton('csv')), out), cycleBox, linesBox);
+    h('div', { class: 'actions' }, exportButton('xlsx'), exportButton('csv')), out), cycleBox, transfersBox, linesBox);
   await showCycle(cycleBox, batch.id, { isAdmin, claims, canObject: isAdmin }, async (cycle) => {
     if (cycle.status === status) return;
     const first = status === null;
@@ -99,6 +118,7 @@ export async function render(view, ctx) {
   if (ctx.id) await showBatch(box, await get(`/subsidy/v1/disbursements/${enc(ctx.id)}`), isAdmin, ctx.claims);
   else if (!isAdmin) box.append(notice(t('disb.noList'), 'info'));
 
+  view.append(await receivablesSection({ isAdmin, claims: ctx.claims }));
   const recoveries = await get('/subsidy/v1/recoveries', { limit: 100 }).then((p) => p.items, () => null);
   if (recoveries) {
     const names = await namesOf(recoveries.map((r) => r.worker_id));

@@ -1,0 +1,142 @@
+"""Issue 17's payment cycle in the console: the batch's creator publishes the notice and sees the maker-checker
+rule on the approve button, an objection is raised on the notice and dismissed, a second bureau_admin approves
+and releases, downloads the bank file and uploads the bank's answer (2 paid, 1 failed, 1 row that matches
+nothing); the failed worker sees on the phone what they were told, with the bank's reason.
+
+Paid under a policy of the test's own (as the e2e cycle test does), to demo workers neither worker1 (whose phone
+pages the other tests read) nor those the e2e cycle test pays."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+
+import pytest
+
+from devstack.demo import POLICY
+from tests.support import bank_result_file, copy_policy
+
+CYCLE_POLICY = "console-bank-cycle"
+CHECKER = ("console-checker", "a long passphrase for the console checker")
+WORKER = ("console-worker", "a long passphrase for the console worker")
+REASON = "户名与账号不符"
+
+
+def fen(text: str) -> int:
+    yuan, cents = text.split(".")
+    return int(yuan) * 100 + int(cents)
+
+
+@pytest.fixture(scope="module")
+def batch(stack):
+    """A draft batch of three transfers under the test's policy (no notice days), a second bureau_admin, and a
+    social worker login for one of the three."""
+    if not stack.subsidy_dsn:
+        pytest.skip("set CONSOLE_SUBSIDY_DSN to the stack's subsidy database to run the payment cycle test")
+    asyncio.run(copy_policy(stack.subsidy_dsn, CYCLE_POLICY, POLICY))
+    admin = stack.api("admin")
+    admin.post("/auth/users", {"username": CHECKER[0], "password": CHECKER[1], "roles": ["bureau_admin"]},
+               expect=(201, 409))
+    stack.logins[CHECKER[0]] = CHECKER[1]
+    checker = stack.api(CHECKER[0])
+    admin.request("PUT", f"/subsidy/v1/policies/{CYCLE_POLICY}/payment-terms", json={"notice_working_days": 0})
+    worker1 = stack.api("worker1").get("/registry/v1/workers")["items"][0]["id"]
+    paid_by_demo = sorted(a["worker_id"] for a in admin.all("/subsidy/v1/applications")
+                          if a["policy"] == POLICY and a["status"] == "approved" and a["worker_id"] != worker1)
+    workers = paid_by_demo[:3]  # the e2e cycle test pays the last five
+    for n, w in enumerate(workers):
+        person = admin.get(f"/registry/v1/workers/{w}")
+        if not [a for a in admin.get(f"/registry/v1/workers/{w}/bank-accounts")["items"] if a["status"] == "verified"]:
+            admin.post(f"/registry/v1/workers/{w}/bank-accounts", {
+                "bank_name": "中国农业银行鄂托克旗支行", "account_number": f"622848{70 + n:013d}",
+                "holder_name": person["name"]})
+        application = admin.post("/subsidy/v1/applications", {"worker_id": w, "policy": CYCLE_POLICY})
+        checker.post(f"/subsidy/v1/applications/{application['id']}/approve")
+    admin.post("/auth/users", {"username": WORKER[0], "password": WORKER[1], "roles": ["social_worker"],
+                               "worker_id": workers[1]}, expect=(201, 409))
+    stack.logins[WORKER[0]] = WORKER[1]
+    created = admin.post("/subsidy/v1/disbursements", {"policy": CYCLE_POLICY, "month": "2026-10"})
+    assert created["transfers"] == 3
+    return {"id": created["id"], "workers": workers}
+
+
+def test_the_bank_payment_cycle_in_the_console(console, stack, batch, tmp_path):
+    admin = stack.api("admin")
+    url = f"/subsidy/v1/disbursements/{batch['id']}"
+    route = f"disbursements/{batch['id']}"
+
+    # the creator publishes; approving is another admin's, and the page says so
+    console.login("admin")
+    console.goto(route, "disbursements")
+    assert console.find("#cycle-steps").get_attribute("data-status") == "draft"
+    assert console.all("#lines-table .mark-paid")  # a draft's lines can still be marked one by one
+    console.find("#cycle-publish").click()
+    console.wait(lambda d: console.find("#cycle").get_attribute("data-status") == "on_notice")
+    console.wait_ready()
+    rows = console.all("#notice-table tbody tr")
+    assert len(rows) == 3 and all("*" in r.find_elements("css selector", "td")[0].text for r in rows)
+    assert not console.all("#lines-table .mark-paid")  # the bank's file marks a published batch
+    assert not console.find("#cycle-approve").is_enabled()
+    assert "另一名民政局管理员" in console.text("#maker-checker")
+
+    # an objection on the third worker's line, dismissed by the bureau: the transfer goes ahead
+    line = next(i["line_id"] for i in admin.get(f"{url}/notice")["items"] if i["worker_id"] == batch["workers"][2])
+    console.find(f'#notice-table tr[data-id="line-{line}"] .objection-reason').send_keys("金额有误")
+    console.find(f'#notice-table tr[data-id="line-{line}"] .object').click()
+    console.wait(lambda d: "金额有误" in console.text("#objections-table"))
+    assert console.text("#cycle-open-objections").endswith("1")
+    console.find("#objections-table .decision-reason").send_keys("已核实无误")
+    console.find("#objections-table .dismiss").click()
+    console.wait(lambda d: "不成立" in console.text("#objections-table"))
+    assert console.text("#cycle-open-objections").endswith("0")
+    console.screenshot("cycle-notice")
+
+    # the second admin approves and releases, and downloads the bank file by template
+    console.login(CHECKER[0], fresh=True)
+    console.goto(route, "disbursements")
+    console.find("#cycle-approve").click()
+    console.wait(lambda d: console.find("#cycle").get_attribute("data-status") == "approved")
+    console.find("#cycle-release").click()
+    console.wait(lambda d: console.find("#cycle").get_attribute("data-status") == "released")
+    cycle = admin.get(f"{url}/cycle")
+    assert cycle["bank_count"] == 3
+    assert {b.get_attribute("id") for b in console.all("#bank-files button")} == {
+        f"bank-file-{template}" for template in cycle["bank_files"]}
+    console.find("#bank-file-generic-csv").click()
+    file = console.downloads / f"bank-{CYCLE_POLICY}-2026-10-generic-csv.csv"
+    console.wait(lambda d: file.exists() and file.stat().st_size > 0)
+    table = list(csv.reader(io.StringIO(file.read_bytes().decode("utf-8-sig"))))
+    rows = table[1:-1]
+    assert len(rows) == 3 and table[-1][2] == "3"
+
+    # the bank's answer: the login's worker failed, the others paid, one row the bank made up
+    seq_of = {p["worker_id"]: p["seq"] for p in admin.all(f"{url}/bank-payments")}
+    failing = str(seq_of[batch["workers"][1]])
+    answer = [[r[0], r[2], r[1], r[3], "失败" if r[0] == failing else "成功", REASON if r[0] == failing else ""]
+              for r in rows] + [["99", "6228480000000000999", "某某", "1.00", "成功", ""]]
+    results = tmp_path / "results.csv"
+    results.write_bytes(bank_result_file(answer, sum(fen(r[3]) for r in answer)))
+    console.find("#bank-results-file").send_keys(str(results))
+    console.find("#bank-results-upload").click()
+    console.find("#bank-report")
+    assert console.text("#report-paid").endswith("2") and console.text("#report-failed").endswith("1")
+    assert console.text("#report-unmatched").endswith("1") and "99" in console.text("#unmatched-table")
+    assert console.find("#cycle").get_attribute("data-status") == "settled"
+    failed_row = console.text(f'#bank-payments-table tr[data-id="seq-{failing}"]')
+    assert "失败" in failed_row and REASON in failed_row
+    assert {p["status"] for p in admin.all(f"{url}/bank-payments")} == {"paid", "failed"}
+    console.screenshot("cycle-bank")
+
+    # the failed worker's phone: on notice, then failed with the bank's reason, newest first
+    console.phone(True)
+    try:
+        console.login(WORKER[0], fresh=True)
+        assert console.js("return document.body.dataset.page") == "me"
+        items = console.all("#my-notifications li")
+        assert [i.get_attribute("data-event") for i in items] == ["failed", "on_notice"]
+        assert REASON in items[0].text and "2026-10" in items[0].text
+        assert console.js("return document.documentElement.scrollWidth") <= 375
+        console.screenshot("me-phone-notifications", full=False)
+    finally:
+        console.phone(False)
