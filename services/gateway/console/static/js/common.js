@@ -6,11 +6,13 @@ let policy = null;
 let stations = null;
 const workerNames = new Map();
 
-// The subsidy policy the console works with: the first one the API lists (the demo's otog-talent-subsidy).
+// The subsidy policy the console works with: the bureau's first (the one the migration inserts, the demo's
+// otog-talent-subsidy), not the first by code: a policy added later (a test's copy) must not change every page.
 export async function policyCode() {
   if (!policy) {
     const page = await get('/subsidy/v1/policies');
-    policy = page.items.length ? page.items[0].code : 'otog-talent-subsidy';
+    const first = page.items.reduce((a, p) => (!a || p.created_at < a.created_at ? p : a), null);
+    policy = first ? first.code : 'otog-talent-subsidy';
   }
   return policy;
 }

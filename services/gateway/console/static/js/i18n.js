@@ -130,6 +130,10 @@ const zh = {
   'recv.recovered': '追回', 'recv.setOff': '已抵扣', 'recv.repaid': '已退回', 'recv.writtenOff': '已核销', 'recv.balance': '余额',
   'recv.none': '没有未结清的应退款', 'recv.writeOffs': '核销', 'recv.proposedAt': '提出时间', 'recv.noWriteOffs': '暂无核销',
   'writeOff.proposed': '待批准', 'writeOff.approved': '已核销', 'writeOff.rejected': '未批准',
+  'importReview.title': '待核对的导入行', 'importReview.help': '与已登记人员姓名、出生日期相同但身份证号不同的行不会直接导入：请判断是否为同一人。',
+  'importReview.incoming': '导入行', 'importReview.known': '已登记人员', 'importReview.mergeExisting': '同一人（保留原身份证号）',
+  'importReview.mergeIncoming': '同一人（采用导入的身份证号）', 'importReview.confirm': '不是同一人（新建）',
+  'importReview.none': '没有待核对的行', 'importReview.merged': '已合并', 'importReview.confirmed': '已新建',
 };
 
 const en = {
@@ -275,6 +279,10 @@ const en = {
   'recv.balance': 'owed', 'recv.none': 'Nobody owes anything', 'recv.writeOffs': 'Write-offs', 'recv.proposedAt': 'Proposed',
   'recv.noWriteOffs': 'No write-offs',
   'writeOff.proposed': 'proposed', 'writeOff.approved': 'written off', 'writeOff.rejected': 'rejected',
+  'importReview.title': 'Imported rows to review', 'importReview.help': 'A row with the name and birth date of a known worker but another ID number is held back: is it the same person?',
+  'importReview.incoming': 'Row', 'importReview.known': 'Known worker', 'importReview.mergeExisting': 'Same person (keep the ID number on record)',
+  'importReview.mergeIncoming': 'Same person (take the row\'s ID number)', 'importReview.confirm': 'Someone else (create)',
+  'importReview.none': 'Nothing to review', 'importReview.merged': 'merged', 'importReview.confirmed': 'created',
 };
 
 export const DICTIONARIES = { 'zh-CN': zh, en };

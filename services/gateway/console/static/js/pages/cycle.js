@@ -108,7 +108,7 @@ async function noticeSection(cycle, ctx, redraw) {
       { label: t('level'), cell: (i) => (i.level ? levelName(i.level) : '—') },
       { label: t('cycle.months'), cell: (i) => i.months.join(', ') },
       { label: t('amount'), cell: (i) => yuan(i.amount_fen), class: 'num' },
-      { label: t('status'), cell: (i) => i.status },
+      { label: t('status'), cell: (i) => t(`line.${i.status}`) },
       { label: t('cycle.objection'), cell: (i) => objectionCell(i, cycle, ctx, redraw) },
     ], data.items.map((i) => ({ ...i, id: i.line_id === null ? undefined : `line-${i.line_id}` })),
     { id: 'notice-table' }));
@@ -216,8 +216,8 @@ export async function showCycle(box, batchId, ctx, onChange) {
     }
     if (cycle.status === 'released' || cycle.status === 'settled') parts.push(await bankSection(cycle, ctx, redraw));
     box.replaceChildren(...parts);
-    box.dataset.status = cycle.status;
-    if (onChange) onChange(cycle);
+    if (onChange) await onChange(cycle);
+    box.dataset.status = cycle.status; // set last: the whole page shows this state now
     return cycle;
   };
   return redraw();

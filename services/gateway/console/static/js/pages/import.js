@@ -1,8 +1,8 @@
 // Import: a CSV or XLSX export from an HR system or the bureau's own spreadsheet, the per-row report.
 
-import { download, request } from '../api.js';
+import { all, download, post, request } from '../api.js';
 import { act, badge, field, h, kpi, link, section, table } from '../dom.js';
-import { num, t } from '../i18n.js';
+import { dateText, num, t } from '../i18n.js';
 
 const TYPES = {
   csv: 'text/csv',
@@ -41,7 +41,46 @@ function report(result) {
     h('label', { class: 'check' }, onlyBad, t('import.onlyErrors')), rowsBox);
 }
 
-export async function render(view) {
+// Rows an import held back (same name and birth date as a known worker, another ID number): the bureau says
+// whether the row is that person (merge, keeping one of the two ID numbers) or someone else (confirm: created).
+function reviewActions(r, redraw) {
+  if (r.status !== 'pending') return badge(t(`importReview.${r.status}`), 'ok');
+  const out = h('span', { class: 'out' });
+  const action = (cls, label, path, json) => {
+    const b = h('button', { type: 'button', class: `small ${cls}`, onClick: () => act(b, out, async () => {
+      await post(`/registry/v1/workers/import/reviews/${encodeURIComponent(r.id)}/${path}`, json);
+      await redraw();
+    }) }, label);
+    return b;
+  };
+  return h('div', { class: 'line-actions' },
+    action('merge-existing', t('importReview.mergeExisting'), 'merge', { keep: 'existing' }),
+    action('secondary merge-incoming', t('importReview.mergeIncoming'), 'merge', { keep: 'incoming' }),
+    action('secondary confirm-new', t('importReview.confirm'), 'confirm'), out);
+}
+
+async function reviewSection() {
+  const box = h('section', { class: 'card', id: 'import-reviews-section' });
+  const person = (name, birth, idNumber) => h('div', null, h('strong', null, name), ` · ${dateText(birth)}`,
+    h('div', { class: 'muted' }, idNumber));
+  const redraw = async () => {
+    const items = await all('/registry/v1/workers/import/reviews', { status: 'pending' }, 100);
+    box.replaceChildren(h('h2', null, t('importReview.title')), h('p', { class: 'muted' }, t('importReview.help')),
+      table([
+        { label: t('import.row'), cell: (r) => String(r.row), class: 'num' },
+        { label: t('importReview.incoming'), cell: (r) => person(r.name, r.birth_date, r.id_number) },
+        { label: t('importReview.known'), cell: (r) => (r.worker ? h('div', null,
+          link(['workers', r.worker.id], r.worker.name), ` · ${dateText(r.worker.birth_date)}`,
+          h('div', { class: 'muted' }, r.worker.id_number)) : '—') },
+        { label: t('reason'), cell: (r) => r.reason },
+        { label: t('actions'), cell: (r) => reviewActions(r, redraw) },
+      ], items, { id: 'import-reviews-table', empty: t('importReview.none') }));
+  };
+  await redraw();
+  return box;
+}
+
+export async function render(view, ctx) {
   const file = h('input', { type: 'file', id: 'import-file', accept: '.csv,.xlsx,text/csv' });
   const dryRun = h('input', { type: 'checkbox', id: 'dry-run' });
   const button = h('button', { type: 'submit', id: 'import-submit' }, t('import.upload'));
@@ -81,4 +120,5 @@ export async function render(view) {
     download('/registry/v1/workers/import/template', { format: 'xlsx' }, 'workers-import-template.xlsx')));
   view.append(h('h1', null, t('page.import')), section(t('import.title'), h('p', { class: 'muted' }, t('import.help')),
     h('p', null, template), form), section(t('import.report'), out));
+  if (ctx.claims.roles.includes('bureau_admin')) view.append(await reviewSection());
 }
