@@ -217,7 +217,7 @@ def test_the_bureau_creates_the_months_batch_and_exports_it(console, stack):
     console.login("admin")
     console.goto("disbursements", "disbursements")
     console.find("#batch-create").click()
-    console.find("#batch-summary")
+    console.wait(lambda d: console.find("#cycle").get_attribute("data-status"))  # set once the batch is drawn
     month = this_month()
     batch = admin.post("/subsidy/v1/disbursements", {"policy": POLICY, "month": month}, expect=200)  # the same one
     assert batch["id"] in console.driver.current_url

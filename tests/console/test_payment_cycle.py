@@ -160,11 +160,13 @@ def test_a_receivable_is_repaid_and_written_off_by_a_second_admin(console, stack
     row = f'#receivables-table tr[data-id="{worker}"]'
     console.find(f"{row} .repay-amount").send_keys("100")
     console.find(f"{row} .repay").click()
-    console.wait(lambda d: admin.get(f"/subsidy/v1/receivables/{worker}")["repaid_fen"] == 10_000)
+    console.wait_ready()  # the action is done and the tables drawn again
+    assert admin.get(f"/subsidy/v1/receivables/{worker}")["repaid_fen"] == 10_000
     console.find(f"{row} .write-off-amount").send_keys("50.5")
     console.find(f"{row} .write-off-reason").send_keys("本人已离职，无法追回")
     console.find(f"{row} .propose-write-off").click()
-    console.wait(lambda d: "本人已离职，无法追回" in console.text("#write-offs-table"))
+    console.wait_ready()
+    assert "本人已离职，无法追回" in console.text("#write-offs-table")
     proposal = next(w for w in admin.all("/subsidy/v1/write-offs") if w["worker_id"] == worker)
     assert proposal["amount_fen"] == 5_050 and proposal["status"] == "proposed"
     mine = console.find(f'#write-offs-table tr[data-id="{proposal["id"]}"]')
@@ -174,7 +176,8 @@ def test_a_receivable_is_repaid_and_written_off_by_a_second_admin(console, stack
     console.login(CHECKER[0], fresh=True)
     console.goto("disbursements", "disbursements")
     console.find(f'#write-offs-table tr[data-id="{proposal["id"]}"] .approve-write-off').click()
-    console.wait(lambda d: "已核销" in console.text(f'#write-offs-table tr[data-id="{proposal["id"]}"]'))
+    console.wait_ready()
+    assert "已核销" in console.text(f'#write-offs-table tr[data-id="{proposal["id"]}"]')
     after = admin.get(f"/subsidy/v1/receivables/{worker}")
     assert (after["repaid_fen"], after["written_off_fen"]) == (10_000, 5_050)
     assert after["balance_fen"] == before["balance_fen"] - 15_050
