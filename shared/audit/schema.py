@@ -172,13 +172,64 @@ def create_audit_trail(op) -> None:
         op.execute(statement)
 
 
-def capture(op, table: str, *, key: str = "id", worker: str = "", columns: tuple[str, ...] = ()) -> None:
+def capture(op, table: str, *, key: str = "id", worker: str = "", columns: tuple[str, ...] = (),
+            actions: tuple[str, ...] = ("INSERT", "DELETE", "UPDATE")) -> None:
     """Record every write to `table` in the trail, with before/after of `columns` ('#col': its sha256)."""
     args = ", ".join(f"'{a}'" for a in (key, worker, *columns))
     for action, tables in (("INSERT", "NEW TABLE AS new_rows"), ("DELETE", "OLD TABLE AS old_rows"),
                            ("UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows")):
+        if action not in actions:
+            continue
         op.execute(f"CREATE TRIGGER audit_capture_{action.lower()} AFTER {action} ON {table} REFERENCING {tables} "
                    f"FOR EACH STATEMENT EXECUTE FUNCTION audit_capture({args})")
+
+
+# Tables written in bulk (a disbursement batch's ledger): ONE trail row per INSERT statement instead of one per
+# row. It names the rows (`ids`: runs of the bigint key) and holds `digest`: the sha256 over chunks of
+# DIGEST_CHUNK rows (by key // DIGEST_CHUNK, in key order) of each row's binary form (`record_send` of the key
+# and the columns that never change after the insert). `verify` reads the rows again and recomputes it, so a
+# row edited or deleted afterwards is named, also when the capture triggers were switched off to do it.
+# Later changes of the other columns (a line marked paid) are captured row by row like any update.
+DIGEST_CHUNK = 10_000
+BULK_ACTION = "insert_rows"
+
+
+ROWS_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION audit_capture_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  ctx jsonb := nullif(current_setting('socialwork.audit', true), '')::jsonb;
+  actor text := coalesce(ctx ->> 'actor', 'db:' || session_user);
+  key text := TG_ARGV[0];
+  cols text[] := TG_ARGV[1:TG_NARGS - 1];
+  summary jsonb;
+BEGIN
+  EXECUTE format($q$
+    WITH r AS MATERIALIZED (SELECT %1$I AS k, record_send(ROW(%2$s)) AS b FROM new_rows),
+    chunks AS (SELECT k / {DIGEST_CHUNK} AS c, sha256(string_agg(b, ''::bytea ORDER BY k)) AS h FROM r GROUP BY 1),
+    runs AS (SELECT min(k) AS lo, max(k) AS hi FROM (SELECT k, k - row_number() OVER (ORDER BY k) AS g FROM r) s
+             GROUP BY g)
+    SELECT jsonb_build_object(
+      'rows', (SELECT count(*) FROM r), 'key', %1$L, 'columns', to_jsonb(%3$L::text[]),
+      'ids', (SELECT jsonb_agg(jsonb_build_array(lo, hi) ORDER BY lo) FROM runs),
+      'digest', (SELECT encode(sha256(string_agg(h, ''::bytea ORDER BY c)), 'hex') FROM chunks))$q$,
+    key, array_to_string(ARRAY(SELECT quote_ident(c) FROM unnest(key || cols) AS c), ', '), cols) INTO summary;
+  IF (summary ->> 'rows')::bigint > 0 THEN
+    INSERT INTO audit_log (actor, roles, client_id, request_id, method, path, action, entity, after)
+    VALUES (actor, ctx ->> 'roles', ctx ->> 'client_id', ctx ->> 'request_id', ctx ->> 'method', ctx ->> 'path',
+            '{BULK_ACTION}', TG_TABLE_NAME, summary);
+  END IF;
+  RETURN NULL;
+END $$"""
+
+
+def capture_rows(op, table: str, *, key: str, columns: tuple[str, ...]) -> None:
+    """Record each INSERT into `table` as one trail row with a digest of `columns` (see ROWS_FUNCTION); updates
+    and deletes stay row by row (`capture`). `key` is a bigint column, unique; `columns` never change."""
+    op.execute(ROWS_FUNCTION)
+    args = ", ".join(f"'{a}'" for a in (key, *columns))
+    op.execute(f"DROP TRIGGER IF EXISTS audit_capture_insert ON {table}")
+    op.execute(f"CREATE TRIGGER audit_capture_insert AFTER INSERT ON {table} REFERENCING NEW TABLE AS new_rows "
+               f"FOR EACH STATEMENT EXECUTE FUNCTION audit_capture_rows({args})")
 
 
 def drop_audit_trail(op, tables: tuple[str, ...]) -> None:

@@ -10,13 +10,15 @@ by the verify command somewhere outside the database to catch that too.
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 from dataclasses import asdict, dataclass
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.audit import record
-from shared.audit.schema import CHAIN_LOCK_ID, RENDERED, RETENTION
+from shared.audit.schema import BULK_ACTION, CHAIN_LOCK_ID, DIGEST_CHUNK, RENDERED, RETENTION
 
 
 def row_hash(values: list[str | None]) -> str:
@@ -44,6 +46,36 @@ class Verdict:
         return asdict(self)
 
 
+_FIELD = {expr.format(r="a").removeprefix("a."): i for i, expr in enumerate(RENDERED)}
+_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+async def _bulk_rows_broken(session: AsyncSession, entity: str, after: dict) -> str | None:
+    """Why the rows a bulk insert recorded no longer give its digest, or None when they do."""
+    key, columns = after.get("key"), after.get("columns") or []
+    if not all(isinstance(n, str) and _NAME.match(n) for n in (entity, key, *columns)):
+        return "it names no table and columns this check can read"
+    names = ", ".join(f'"{n}"' for n in (key, *columns))
+    query = text(f'SELECT "{key}", record_send(ROW({names})) FROM "{entity}" WHERE "{key}" BETWEEN :lo AND :hi '
+                 f'ORDER BY "{key}"').execution_options(yield_per=5000)
+    digest, chunk, current, found = hashlib.sha256(), None, None, 0
+    for lo, hi in after.get("ids") or []:
+        async for k, row in await session.stream(query, {"lo": lo, "hi": hi}):
+            if k // DIGEST_CHUNK != chunk:
+                if current is not None:
+                    digest.update(current.digest())
+                chunk, current = k // DIGEST_CHUNK, hashlib.sha256()
+            current.update(row)
+            found += 1
+    if current is not None:
+        digest.update(current.digest())
+    if found != after.get("rows"):
+        return f"{found} of the {after.get('rows')} {entity} rows it recorded are there: rows were deleted"
+    if digest.hexdigest() != after.get("digest"):
+        return f"the {entity} rows it recorded were edited after they were written (their digest differs)"
+    return None
+
+
 _ROWS = text(f"SELECT a.id, a.seq, a.hash, {', '.join(e.format(r='a') for e in RENDERED)} "
              "FROM audit_log a WHERE a.seq IS NOT NULL ORDER BY a.seq")
 
@@ -61,6 +93,8 @@ async def verify_chain(session: AsyncSession) -> Verdict:
         await session.execute(text("SELECT pg_advisory_unlock_shared(:id)"), {"id": CHAIN_LOCK_ID})
     expected_prev, expected_seq, rows = anchor_hash, anchor_seq + 1, 0
     last_seq = anchor_seq
+    broken: Broken | None = None
+    bulk: list[tuple[int, int, str, str]] = []  # bulk inserts on the intact part of the chain, checked after it
     result = await session.stream(_ROWS.execution_options(yield_per=2000))
     async for row in result:
         row_id, seq, stored_hash, *values = row
@@ -68,15 +102,23 @@ async def verify_chain(session: AsyncSession) -> Verdict:
         if prev_hash != expected_prev:
             reason = (f"rows {expected_seq}..{seq - 1} are missing" if seq > expected_seq else
                       f"it does not follow row {seq - 1}: rows were reordered, or the row before was rewritten")
-            return Verdict(False, rows, last_seq, expected_prev, Broken(seq, row_id, reason))
+            broken = Broken(seq, row_id, reason)
+            break
         if row_hash(values) != stored_hash:
-            return Verdict(False, rows, last_seq, expected_prev,
-                           Broken(seq, row_id, "its content does not match its hash: it was edited"))
+            broken = Broken(seq, row_id, "its content does not match its hash: it was edited")
+            break
+        if values[_FIELD["action"]] == BULK_ACTION:
+            bulk.append((seq, row_id, values[_FIELD["entity"]], values[_FIELD["after::text"]]))
         expected_prev, expected_seq, last_seq, rows = stored_hash, seq + 1, seq, rows + 1
-    if handed_out > last_seq:
-        return Verdict(False, rows, last_seq, expected_prev, Broken(
-            last_seq + 1, None, f"rows {last_seq + 1}..{handed_out} are missing at the end of the trail"))
-    return Verdict(True, rows, last_seq, expected_prev, None)
+    await result.close()
+    if broken is None and handed_out > last_seq:
+        broken = Broken(last_seq + 1, None, f"rows {last_seq + 1}..{handed_out} are missing at the end of the trail")
+    for seq, row_id, entity, after in bulk:  # in chain order: the first broken one is named
+        reason = await _bulk_rows_broken(session, entity, json.loads(after))
+        if reason:
+            broken = Broken(seq, row_id, reason)
+            break
+    return Verdict(broken is None, rows, last_seq, expected_prev, broken)
 
 
 async def purge(session: AsyncSession) -> int:

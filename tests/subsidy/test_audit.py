@@ -3,10 +3,14 @@ facts applied by the event consumer are not (they are audited where they were ma
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
+import asyncpg
 from sqlalchemy import text
+from typer.testing import CliRunner
 
+from devstack import cli
 from tests.subsidy.conftest import all_lines, approved, new_policy
 
 
@@ -34,10 +38,14 @@ async def test_money_decisions_and_exports_are_in_the_trail(client, events, mint
     assert response.status_code == 201, response.text
     batch_id = response.json()["id"]
     written = await trail(client, "request_id = 'req-batch'")
-    lines = [w for w in written if w["entity"] == "ledger_lines"]  # written by COPY: the triggers see it too
-    assert [(w["action"], w["after"]["month"], w["after"]["amount_fen"], w["after"]["status"]) for w in lines] == [
-        ("insert", "2023-12", 30000, "pending"), ("insert", "2024-01", 30000, "pending")]
-    assert {str(w["worker_id"]) for w in lines} == {str(worker)}
+    # Written by COPY: the triggers see it too, one trail row per statement naming the rows, with their digest.
+    (lines,) = [w for w in written if w["entity"] == "ledger_lines"]
+    ids = sorted(line["id"] for line in await all_lines(client, admin, batch_id))
+    assert (lines["action"], lines["actor"], lines["after"]["rows"], lines["after"]["ids"]) == (
+        "insert_rows", "admin-pay", 2, [[ids[0], ids[1]]])
+    assert {"amount_fen", "month", "worker_id"} <= set(lines["after"]["columns"])
+    (transfers,) = [w for w in written if w["entity"] == "disbursement_workers"]
+    assert (transfers["action"], transfers["after"]["rows"]) == ("insert_rows", 1)
     totals = [w for w in written if w["entity"] == "disbursements" and w["action"] == "update"]
     assert totals[0]["after"] == {"line_count": 2, "total_fen": 60000}
 
@@ -59,3 +67,59 @@ async def test_money_decisions_and_exports_are_in_the_trail(client, events, mint
 
     verdict = await client.get("/v1/audit/verify", headers=mint.headers("auditor"))
     assert verdict.json()["ok"] is True, verdict.json()
+
+
+async def tamper(client, *statements: str) -> None:
+    """What someone with the superuser password can do: switch the triggers off (no trail row) and write."""
+    url = client.app.state.engine.url.render_as_string(hide_password=False)
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        async with conn.transaction():
+            await conn.execute("SET LOCAL session_replication_role = replica")
+            for statement in statements:
+                await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+async def verdicts(client, mint) -> tuple[dict, str]:
+    """The endpoint's verdict and the CLI's output (its exit code agreeing)."""
+    verdict = (await client.get("/v1/audit/verify", headers=mint.headers("auditor"))).json()
+    url = client.app.state.engine.url.render_as_string(hide_password=False)
+    result = await asyncio.to_thread(CliRunner().invoke, cli.app, ["verify-audit", "subsidy"],
+                                     env={"SUBSIDY_DATABASE_URL": url})
+    assert result.exit_code == (0 if verdict["ok"] else 1), result.output
+    return verdict, result.output
+
+
+async def test_a_ledger_line_edited_or_deleted_after_the_batch_is_named(client, events, mint):
+    """The batch's lines are in the trail as one row with their digest: verify reads the lines again."""
+    policy = await new_policy(client)
+    worker = uuid.uuid4()
+    await events.worked_example(worker, through="2024-03")
+    await approved(client, mint, worker, policy)
+    admin = {**mint.headers("bureau_admin"), "X-Request-ID": "req-tamper-batch"}
+    response = await client.post("/v1/disbursements", json={"policy": policy, "month": "2024-03"}, headers=admin)
+    assert response.status_code == 201, response.text
+    (recorded,) = await trail(client, "request_id = 'req-tamper-batch' AND entity = 'ledger_lines'")
+    first, last = recorded["after"]["ids"][0]
+    assert recorded["after"]["rows"] == 4 and last - first == 3
+    assert (await verdicts(client, mint))[0]["ok"] is True
+
+    await tamper(client, f"UPDATE ledger_lines SET amount_fen = 50000 WHERE id = {first + 1}")
+    verdict, output = await verdicts(client, mint)
+    assert verdict["ok"] is False and verdict["first_broken"]["seq"] == recorded["seq"], verdict
+    assert "edited" in verdict["first_broken"]["reason"] and f"BROKEN at seq {recorded['seq']}" in output
+    await tamper(client, f"UPDATE ledger_lines SET amount_fen = 30000 WHERE id = {first + 1}")
+    assert (await verdicts(client, mint))[0]["ok"] is True  # put back as it was: intact again
+
+    # A line marked paid changes only what the digest leaves out (the mark is captured row by row).
+    marked = await client.post(f"/v1/disbursements/{response.json()['id']}/lines/{first}/mark",
+                               json={"status": "paid"}, headers=admin)
+    assert marked.status_code == 200, marked.text
+    assert (await verdicts(client, mint))[0]["ok"] is True
+
+    await tamper(client, f"DELETE FROM ledger_lines WHERE id = {last}")
+    verdict, output = await verdicts(client, mint)
+    assert verdict["ok"] is False and verdict["first_broken"]["seq"] == recorded["seq"], verdict
+    assert "3 of the 4 ledger_lines rows" in verdict["first_broken"]["reason"], verdict

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Computed, DateTime, ForeignKey, Text, func
+from sqlalchemy import BigInteger, Computed, DateTime, ForeignKey, Identity, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.subsidy.base import Base
@@ -61,6 +61,8 @@ class DisbursementWorker(Base):
     """One worker's settlement in one batch: what it brings, what is set off, the one bank transfer."""
 
     __tablename__ = "disbursement_workers"
+    # The audit trail names a batch's rows by this (migration 0008); the key is (disbursement_id, worker_id).
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), unique=True)
     disbursement_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("disbursements.id"), primary_key=True)
     worker_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     new_months: Mapped[int]
