@@ -39,6 +39,8 @@ HEADER = ["姓名", "身份证号", "性别", "出生日期", "手机号", "学�
           "入职日期", "证书等级", "证书编号", "取得日期"]
 LEVELS = ["助理社会工作师", "社会工作师", "高级社会工作师", "", ""]
 LEVEL_EN = {"助理社会工作师": "assistant", "社会工作师": "intermediate", "高级社会工作师": "senior"}
+# A worker's ID number and phone as the registry stores them (PersonalDataCipher.id_number_columns, phone_columns).
+STORED = ("id_number_enc", "id_number_hash", "id_number_masked", "phone_enc", "phone_masked")
 
 
 def make_rows(n: int) -> list[list[str]]:
@@ -119,16 +121,16 @@ async def raw_copy(pg: EmbeddedPostgres, rows: list[list[str]]) -> float:
         workers, employments, certificates = [], [], []
         for r in rows:
             wid = uuid.uuid4()
+            stored = {**cipher.id_number_columns(r[1]), **cipher.phone_columns(r[4])}
             workers.append((wid, r[0], "male" if r[2] == "男" else "female", date.fromisoformat(r[3]),
-                            cipher.encrypt(r[1]), cipher.lookup_hash(r[1]), cipher.encrypt(r[4]), r[5], r[6], True))
+                            *(stored[c] for c in STORED), r[5], r[6], True))
             employments.append((uuid.uuid4(), wid, station_ids[r[7]], date.fromisoformat(r[10]), True, r[8]))
             if r[11]:
                 certificates.append((uuid.uuid4(), wid, LEVEL_EN[r[11]], r[12], date.fromisoformat(r[13]), "valid"))
         started = time.perf_counter()
         async with conn.transaction():
             await conn.copy_records_to_table("workers", records=workers, columns=[
-                "id", "name", "gender", "birth_date", "id_number_enc", "id_number_hash", "phone_enc", "education",
-                "political_status", "full_time"])
+                "id", "name", "gender", "birth_date", *STORED, "education", "political_status", "full_time"])
             await conn.copy_records_to_table("employments", records=employments, columns=[
                 "id", "worker_id", "station_id", "start_date", "full_time", "role"])
             await conn.copy_records_to_table("certificates", records=certificates, columns=[

@@ -113,7 +113,7 @@ class Stack:
                                   partitions=int(env.get("KAFKA_TOPIC_PARTITIONS", "4"))))
         for svc in SERVICES:
             try:
-                upgrade(svc, self.database_url(svc))
+                upgrade(svc, self.database_url(svc), environ=env)
             except Exception as exc:
                 raise StackError(f"migration of {svc} failed: {str(exc).splitlines()[0]}") from exc
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Annotated
@@ -80,6 +81,12 @@ def principal_from_claims(claims: dict) -> Principal:
 
 
 class JwksVerifier:
+    """Verifies access tokens. A token verified once is remembered (by its exact text) until it expires, while
+    the key set it was verified with is current: a client sends the same token with every request, and the
+    signature check and PyJWT's parsing cost more CPU than a list request's query."""
+
+    CACHE_SIZE = 10_000
+
     def __init__(self, *, issuer: str, audience: str, jwks_url: str | None = None,
                  jwks_json: str | None = None, ttl: float = 300.0, leeway: int = 10):
         self.issuer = issuer
@@ -91,6 +98,7 @@ class JwksVerifier:
         self._fetched_at = 0.0
         self._static = jwks_json is not None
         self._lock = asyncio.Lock()
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()  # token: (principal, exp)
         if jwks_json is not None:
             self._load(json.loads(jwks_json))
 
@@ -101,6 +109,7 @@ class JwksVerifier:
                 keys[entry["kid"]] = jwt.PyJWK(entry)
         self._keys = keys
         self._fetched_at = time.monotonic()
+        self._verified.clear()  # a key may have gone: every token is checked again against the new set
 
     async def _refresh(self, *, force: bool) -> None:
         if self._static:
@@ -127,6 +136,17 @@ class JwksVerifier:
         return self._keys[kid]
 
     async def verify(self, token: str) -> Principal:
+        cached = self._verified.get(token)
+        if cached is not None and time.time() < cached[1] and (
+                self._static or time.monotonic() - self._fetched_at < self.ttl):
+            return cached[0]
+        principal, expires = await self._verify(token)
+        self._verified[token] = (principal, expires)
+        if len(self._verified) > self.CACHE_SIZE:
+            self._verified.popitem(last=False)
+        return principal
+
+    async def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -148,7 +168,7 @@ class JwksVerifier:
             raise Unauthorized("token rejected") from None
         if claims.get("typ", "access") != "access":
             raise Unauthorized("not an access token")
-        return principal_from_claims(claims)
+        return principal_from_claims(claims), float(claims["exp"])
 
 
 TOKEN_URL = "/auth/token"  # the gateway's token endpoint, as clients see it

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from alembic import command, context
@@ -21,9 +21,14 @@ def alembic_config(service: str, database_url: str) -> Config:
     return cfg
 
 
-def upgrade(service: str, database_url: str, revision: str = "head") -> None:
-    """Apply a service's migrations (synchronous: run it in a thread from async code)."""
-    command.upgrade(alembic_config(service, database_url), revision)
+def upgrade(service: str, database_url: str, revision: str = "head", *,
+            environ: Mapping[str, str] | None = None) -> None:
+    """Apply a service's migrations (synchronous: run it in a thread from async code). `environ`: the service's
+    environment when it is not this process's (a data migration that needs the service's keys reads them there)."""
+    cfg = alembic_config(service, database_url)
+    if environ is not None:
+        cfg.attributes["environ"] = environ
+    command.upgrade(cfg, revision)
 
 
 def run_env(target_metadata: MetaData, default_url: Callable[[], str]) -> None:

@@ -11,7 +11,7 @@ from uuid import UUID
 from fastapi import Query
 from pydantic import BaseModel
 from sqlalchemy import Select, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from shared.errors import Invalid
 
@@ -28,7 +28,9 @@ class PageParams(BaseModel):
     limit: int = 50
 
 
-def page_params(
+# Dependencies are `async def` (here and in every service): FastAPI runs a plain `def` dependency in a worker
+# thread, a thread hop per request that cost a list request more CPU than its query.
+async def page_params(
     cursor: Annotated[str | None, Query(description="opaque cursor from a previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> PageParams:
@@ -50,11 +52,11 @@ def _decode(cursor: str, kinds: list[type]) -> list[Any]:
         raise Invalid("cursor is not one this API issued", field="cursor") from None
 
 
-async def paginate(session: AsyncSession, stmt: Select, params: PageParams, *, keys: list,
+async def paginate(session: AsyncSession | AsyncConnection, stmt: Select, params: PageParams, *, keys: list,
                    kinds: list[type] | None = None) -> tuple[list, str | None]:
     """Keyset pagination over `keys` (ascending, unique together, e.g. [created_at, id]).
 
-    Works for `select(Model)` (returns ORM objects) and Core selects (returns rows).
+    Works for `select(Model)` (returns ORM objects) and Core selects (returns rows), on a session or a connection.
     """
     kinds = kinds or [datetime, UUID][: len(keys)]
     if params.cursor:

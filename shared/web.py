@@ -46,9 +46,11 @@ def create_service_app(
         if configure_logs:
             configure_logging(settings.service_name, settings.log_level)
         engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+        read_engine = make_engine(settings.database_url, pool_size=settings.db_pool_size, reads_only=True)
         app.state.settings = settings
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.read_engine = read_engine  # see shared.db.ReadDep
         app.state.verifier = JwksVerifier(
             issuer=settings.auth_issuer, audience=settings.auth_audience,
             jwks_url=settings.auth_jwks_url, jwks_json=settings.auth_jwks_json)
@@ -78,6 +80,7 @@ def create_service_app(
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             await engine.dispose()
+            await read_engine.dispose()
 
     # FastAPI's built-in OpenTelemetry hooks are off: /metrics, request ids and traceparent are our own, and
     # the hooks' per-request look-ups (environment, providers) cost ~5% of the gateway's CPU per request.

@@ -23,7 +23,7 @@ PROJECTS_ROLES = (Role.BUREAU_ADMIN, Role.AUDITOR, Role.STATION_MANAGER, Role.SO
 Month = Annotated[str, Field(pattern=MONTH_PATTERN, examples=["2024-05"])]
 
 
-def get_registry(request: Request) -> RegistryClient:
+async def get_registry(request: Request) -> RegistryClient:
     return request.app.state.registry
 
 
@@ -43,7 +43,7 @@ class Clock:
         return self.today().strftime("%Y-%m")
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     return request.app.state.clock
 
 

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from services.registry.crypto import PersonalDataCipher
 
 
-def _cipher(request: Request) -> PersonalDataCipher:
+async def _cipher(request: Request) -> PersonalDataCipher:
     return request.app.state.cipher
 
 

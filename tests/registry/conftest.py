@@ -8,10 +8,11 @@ import uuid
 from datetime import date, timedelta
 
 import pytest
+from sqlalchemy import text
 
 from services.registry.app import create_app
 from services.registry.settings import RegistrySettings
-from shared.validators import id_number_check_char
+from shared.validators import id_number_check_char, mask_id_number, mask_phone
 from tests.support import fresh_database, running_app
 
 _seq = itertools.count(1)
@@ -68,3 +69,16 @@ class Api:
 @pytest.fixture(scope="module")
 def api(app_client, mint) -> Api:
     return Api(app_client, mint)
+
+
+async def assert_masks_stored(client) -> int:
+    """Every worker's stored masked ID number and phone are the masks of what its ciphertexts hold (lists show
+    them without decrypting, so every write has to keep them). Returns how many workers were checked."""
+    cipher = client.app.state.cipher
+    async with client.app.state.engine.connect() as conn:
+        rows = (await conn.execute(text(
+            "SELECT id_number_enc, id_number_masked, phone_enc, phone_masked FROM workers"))).all()
+    for id_enc, id_masked, phone_enc, phone_masked in rows:
+        assert id_masked == mask_id_number(cipher.decrypt(id_enc))
+        assert phone_masked == (mask_phone(cipher.decrypt(phone_enc)) if phone_enc else None)
+    return len(rows)

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.registry.conftest import new_id_number, new_phone
+from tests.registry.conftest import assert_masks_stored, new_id_number, new_phone
 from tests.support import assert_problem
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hr-export-sample.csv"
@@ -135,6 +135,7 @@ async def test_update_and_json_and_xlsx(app_client, api, townships):
     results = r.json()["results"]
     assert results[0]["status"] == "created", results
     assert results[1]["status"] == "error" and results[1]["errors"][0]["column"] == "身份证号"
+    assert await assert_masks_stored(app_client) >= 3  # created by COPY, updated by the upsert
 
 
 @pytest.mark.parametrize("body,content_type,status,field", [

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.registry.conftest import new_id_number
+from tests.registry.conftest import assert_masks_stored, new_id_number
 from tests.registry.test_import import CSV_TYPE, HEADER, SAMPLE, XLSX_TYPE, counts, townships  # noqa: F401
 from tests.support import assert_problem
 
@@ -300,6 +300,7 @@ async def test_merge_keeping_the_incoming_number_and_concurrent_decisions(app_cl
     else:
         assert winner.json()["result"]["status"] == "created"
     assert (await app_client.get(url, headers=api.admin)).json()["status"] == winner.json()["status"]
+    await assert_masks_stored(app_client)  # the replaced number's mask too
 
 
 async def test_dry_run_writes_nothing_and_report_workbook(app_client, api, townships):  # noqa: F811

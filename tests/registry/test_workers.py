@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import text
+import pytest
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.registry.conftest import new_id_number, new_phone
+from tests.registry.conftest import assert_masks_stored, new_id_number, new_phone
 from tests.support import assert_problem
 
 
@@ -248,6 +249,7 @@ async def test_update_worker_scoped(app_client, api, mint):
                    422, field="id_number")
     assert_problem(await app_client.patch(f"/v1/workers/{w['id']}", headers=api.admin, json={"name": None}),
                    422, field="name")
+    assert await assert_masks_stored(app_client) > 1  # the new phone's mask was stored with it
 
 
 async def test_concurrent_creates_of_one_person(app_client, api):
@@ -260,3 +262,53 @@ async def test_concurrent_creates_of_one_person(app_client, api):
     for r in responses:
         if r.status_code == 409:
             assert_problem(r, 409, field="id_number")
+
+
+async def test_a_page_of_workers_is_one_query_and_decrypts_nothing(app_client, api, mint, monkeypatch):
+    """Masked views come from the stored masks: no decryption, and one query per page whoever asks."""
+    station = await api.station()
+    created = [await api.worker(station_id=station["id"]) for _ in range(3)]
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:
+        if "outbox" not in statement:  # the outbox relay polls in the background
+            statements.append(statement)
+
+    def no_decryption(blob: bytes) -> str:
+        raise AssertionError("a masked view decrypted a value")
+
+    state = app_client.app.state
+    engines = (state.engine.sync_engine, state.read_engine.sync_engine)
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", count)
+    monkeypatch.setattr(state.cipher, "decrypt", no_decryption)
+    manager = mint.headers("station_manager", station_ids=[station["id"]])
+    worker = mint.headers("social_worker", worker_id=created[0]["id"])
+    try:
+        for headers, params, expected in ((api.admin, {}, 2), (mint.headers("auditor"), {}, 2),
+                                          (manager, {"station_id": station["id"]}, 2), (worker, {}, 1),
+                                          (mint.headers("hr_system"), {"registered": "false", "q": "张"}, 2)):
+            statements.clear()
+            page = await app_client.get("/v1/workers", headers=headers, params={"limit": 2, **params})
+            assert page.status_code == 200, page.text
+            assert len(statements) == 1, statements
+            items = page.json()["items"]
+            assert len(items) == expected and all(i["id_number"][6:16] == "*" * 10 for i in items), items
+            assert all(i["birth_date"] is None and i["phone"][3:7] == "****" for i in items)
+            if page.json()["next_cursor"]:
+                statements.clear()
+                more = await app_client.get("/v1/workers", headers=headers, params={
+                    "limit": 2, "cursor": page.json()["next_cursor"], **params})
+                assert more.status_code == 200 and len(statements) == 1, statements
+        statements.clear()
+        looked_up = await app_client.post("/v1/internal/workers/lookup", headers=mint.headers("service"),
+                                          json={"worker_ids": [w["id"] for w in created]})
+        queries = [s for s in statements if "set_config" not in s]  # a POST: the trail's actor is set first
+        assert looked_up.status_code == 200 and len(queries) == 1, statements
+        assert [i["id_number_masked"] for i in looked_up.json()["items"]] == [w["id_number"] for w in created]
+        assert [i["station_ids"] for i in looked_up.json()["items"]] == [[station["id"]]] * 3
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", count)
+    with pytest.raises(AssertionError):  # the control: unmasking does decrypt
+        await app_client.get("/v1/workers", headers=api.admin, params={"unmask": "true", "purpose": "test"})

@@ -96,9 +96,7 @@ async def resolve(*, session: AsyncSession, principal: Principal, settings: Regi
             alias = worker.id_number_hash
             try:
                 await session.execute(update(Worker).where(Worker.id == worker.id).values(
-                    id_number_hash=review.id_number_hash,
-                    id_number_enc=cipher.encrypt(normalize_id_number(values["id_number"])),
-                    updated_at=func.now()))
+                    **cipher.id_number_columns(normalize_id_number(values["id_number"])), updated_at=func.now()))
             except IntegrityError:
                 raise Conflict("another worker holds the incoming ID number", field="keep") from None
         answer = await run_import(session=session, principal=principal, settings=settings, cipher=cipher, raw=raw,

@@ -303,8 +303,9 @@ _SUPERSEDE_ACCOUNTS = text("""
 UPDATE bank_accounts SET status = 'superseded'
 WHERE worker_id = ANY(CAST(:ids AS uuid[])) AND status = ANY(CAST(:statuses AS text[]))""")
 # One statement per batch: the rows travel as one array per column (asyncpg encodes them in binary).
-_WORKER_COLUMNS = {"id": "uuid", "id_number_hash": "bytea", "id_number_enc": "bytea", "phone_enc": "bytea",
-                   "name": "text", "gender": "text", "birth_date": "date", "education": "text",
+_WORKER_COLUMNS = {"id": "uuid", "id_number_hash": "bytea", "id_number_enc": "bytea", "id_number_masked": "text",
+                   "phone_enc": "bytea", "phone_masked": "text", "name": "text", "gender": "text",
+                   "birth_date": "date", "education": "text",
                    "political_status": "text", "full_time": "boolean", "notes": "text"}
 _EMPLOYMENT_COLUMNS = {"id": "uuid", "worker_id": "uuid", "station_id": "uuid", "start_date": "date",
                        "full_time": "boolean", "role": "text", "confirmation": "text", "recorded_by": "text"}
@@ -325,7 +326,8 @@ def _columns(rows: list[dict], columns: dict[str, str]) -> dict[str, list]:
 _UPSERT_WORKERS = text(f"""
 INSERT INTO workers {_unnest(_WORKER_COLUMNS)}
 ON CONFLICT (id_number_hash) DO UPDATE SET
-  id_number_enc = excluded.id_number_enc, phone_enc = excluded.phone_enc, name = excluded.name,
+  id_number_enc = excluded.id_number_enc, id_number_masked = excluded.id_number_masked,
+  phone_enc = excluded.phone_enc, phone_masked = excluded.phone_masked, name = excluded.name,
   gender = excluded.gender, birth_date = excluded.birth_date, education = excluded.education,
   political_status = excluded.political_status, full_time = excluded.full_time, notes = excluded.notes,
   updated_at = now()""")
@@ -340,12 +342,12 @@ ON CONFLICT (worker_id, certificate_no) DO NOTHING""")
 
 # Look-ups join an array parameter (one parameter, and the planner walks the unique index per element).
 _EXISTING_WORKERS = text("""
-SELECT w.id, w.id_number_hash, w.id_number_enc, w.name, w.gender, w.birth_date, w.education, w.political_status,
-       w.full_time, w.notes, w.phone_enc
+SELECT w.id, w.id_number_hash, w.id_number_enc, w.id_number_masked, w.name, w.gender, w.birth_date, w.education,
+       w.political_status, w.full_time, w.notes, w.phone_enc, w.phone_masked
 FROM unnest(CAST(:hashes AS bytea[])) AS h(hash) JOIN workers w ON w.id_number_hash = h.hash""")
 _WORKERS_BY_ID = text("""
-SELECT w.id, w.id_number_hash, w.id_number_enc, w.name, w.gender, w.birth_date, w.education, w.political_status,
-       w.full_time, w.notes, w.phone_enc
+SELECT w.id, w.id_number_hash, w.id_number_enc, w.id_number_masked, w.name, w.gender, w.birth_date, w.education,
+       w.political_status, w.full_time, w.notes, w.phone_enc, w.phone_masked
 FROM unnest(CAST(:ids AS uuid[])) AS i(id) JOIN workers w ON w.id = i.id""")
 _EXISTING_EMPLOYMENTS = text("""
 SELECT e.worker_id, e.station_id, e.start_date, e.end_date, e.full_time, e.role
@@ -590,11 +592,13 @@ async def run_import(*, session: AsyncSession, principal: Principal, settings: R
                 v[f] is not None and v[f] != (old_phone if f == "phone" else getattr(current, f))
                 for f in WORKER_FIELDS)
         if worker_changed:
+            stored = cipher.id_number_columns(v["id_number"]) if current is None else {
+                "id_number_hash": current.id_number_hash, "id_number_enc": current.id_number_enc,
+                "id_number_masked": current.id_number_masked}
+            phone = cipher.phone_columns(v["phone"]) if v["phone"] or current is None else {
+                "phone_enc": current.phone_enc, "phone_masked": current.phone_masked}
             (worker_rows if current is not None else created_workers).append({
-                "id": r.worker_id,
-                "id_number_hash": r.lookup if current is None else current.id_number_hash,
-                "id_number_enc": cipher.encrypt(v["id_number"]) if current is None else current.id_number_enc,
-                "phone_enc": cipher.encrypt(v["phone"]) if v["phone"] else (current.phone_enc if current else None),
+                "id": r.worker_id, **stored, **phone,
                 **{f: v[f] if v[f] is not None else (getattr(current, f) if current else None)
                    for f in WORKER_FIELDS if f != "phone"}})
         if emp_row:

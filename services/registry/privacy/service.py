@@ -37,7 +37,7 @@ UNMASK = Query(description="bureau_admin only, with a purpose: ID number, phone 
 PURPOSE = Query(max_length=500, description="why the data is unmasked (without it the view stays masked)")
 
 
-def disclosure(request: Request, principal: CurrentPrincipal, unmask: Annotated[bool, UNMASK] = False,
+async def disclosure(request: Request, principal: CurrentPrincipal, unmask: Annotated[bool, UNMASK] = False,
                purpose: Annotated[str | None, PURPOSE] = None) -> Disclosure:
     reason = (purpose or "").strip()
     if unmask and reason and principal.is_admin:

@@ -13,7 +13,7 @@ from services.registry.base import Base, IdMixin
 
 
 class Worker(IdMixin, Base):
-    """A person. The ID number and phone are stored encrypted; `id_number_hash` (HMAC) is for look-up."""
+    """A person. The ID number and phone are stored encrypted (and masked); `id_number_hash` (HMAC) is for look-up."""
 
     __tablename__ = "workers"
     __table_args__ = (CheckConstraint("gender IN ('male', 'female')", name="gender"),)
@@ -23,6 +23,10 @@ class Worker(IdMixin, Base):
     id_number_enc: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     id_number_hash: Mapped[bytes] = mapped_column(LargeBinary, nullable=False, unique=True)
     phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # What every role but an unmasking bureau_admin is shown, kept so that lists decrypt nothing (no more than
+    # the masked forms: `PersonalDataCipher.id_number_columns`, `phone_columns`).
+    id_number_masked: Mapped[str] = mapped_column(Text, nullable=False)
+    phone_masked: Mapped[str | None] = mapped_column(Text)
     education: Mapped[str | None] = mapped_column(Text)
     political_status: Mapped[str | None] = mapped_column(Text)
     full_time: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="true", default=True)

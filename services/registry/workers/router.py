@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import select
 
 from services.registry.common import Level
@@ -25,7 +25,7 @@ from services.registry.workers.schemas import (
     WorkerUpdate,
 )
 from shared.auth import CurrentPrincipal, Principal, Role, allow
-from shared.db import SessionDep
+from shared.db import ReadDep, SessionDep
 from shared.pagination import Page, PageParams, page_params, paginate
 
 router = APIRouter(prefix="/v1", tags=["workers"])
@@ -34,10 +34,14 @@ Params = Annotated[PageParams, Depends(page_params)]
 
 async def _views(session, principal: Principal, cipher, disclosure, workers: list[Worker]) -> list[dict]:
     """The workers as this request may see them; an unmasked look is recorded in the same transaction."""
-    if disclosure.reveal:
-        await record_personal_data_access(session=session, principal=principal, worker_ids=[w.id for w in workers],
-                                          purpose=disclosure.purpose, action=disclosure.action)
+    await _record_look(session, principal, disclosure, [w.id for w in workers])
     return [service.to_read(w, cipher=cipher, reveal=disclosure.reveal) for w in workers]
+
+
+async def _record_look(session, principal: Principal, disclosure, worker_ids: list[uuid.UUID]) -> None:
+    if disclosure.reveal:
+        await record_personal_data_access(session=session, principal=principal, worker_ids=worker_ids,
+                                          purpose=disclosure.purpose, action=disclosure.action)
 
 
 @router.post("/workers", status_code=201, response_model=WorkerRead,
@@ -51,15 +55,24 @@ async def create_worker(data: WorkerCreate, session: SessionDep, principal: Curr
 
 @router.get("/workers", response_model=Page[WorkerRead])
 async def list_workers(
-    session: SessionDep, principal: CurrentPrincipal, cipher: CipherDep, params: Params, disclosure: DisclosureDep,
-    station_id: uuid.UUID | None = None, level: Level | None = None,
-    registered: bool | None = None, q: Annotated[str | None, Query(max_length=100)] = None,
+    request: Request, reader: ReadDep, principal: CurrentPrincipal, params: Params, disclosure: DisclosureDep,
+    station_id: uuid.UUID | None = None, level: Level | None = None, registered: bool | None = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
 ):
-    """Workers the caller may see; `level` keeps holders of a valid certificate of that level."""
-    stmt = repository.list_statement(principal, station_id=station_id, level=level.value if level else None,
-                                     registered=registered, q=q)
-    items, cursor = await paginate(session, stmt, params, keys=[Worker.created_at, Worker.id])
-    return {"items": await _views(session, principal, cipher, disclosure, items), "next_cursor": cursor}
+    """Workers the caller may see; `level` keeps holders of a valid certificate of that level. One query per
+    page and nothing decrypted, unless a bureau_admin unmasks."""
+    stmt = repository.list_statement(principal, reveal=disclosure.reveal, station_id=station_id,
+                                     level=level.value if level else None, registered=registered, q=q)
+    keys = [Worker.created_at, Worker.id]
+    if not disclosure.reveal:
+        rows, cursor = await paginate(reader, stmt, params, keys=keys)
+    else:  # the look is recorded in the transaction that reads (SessionDep's way: committed before answering)
+        async with request.app.state.sessionmaker.begin() as session:
+            rows, cursor = await paginate(session, stmt, params, keys=keys)
+            await _record_look(session, principal, disclosure, [row[0] for row in rows])
+    cipher = request.app.state.cipher
+    return {"items": [service.view_of(row, cipher=cipher, reveal=disclosure.reveal) for row in rows],
+            "next_cursor": cursor}
 
 
 @router.get("/workers/{worker_id}", response_model=WorkerRead)
