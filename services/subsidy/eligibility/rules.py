@@ -36,6 +36,7 @@ def month_idx(month: str) -> int:
     return int(year) * 12 + int(mon) - 1
 
 
+@functools.lru_cache(maxsize=4096)
 def month_str(idx: int) -> str:
     return f"{idx // 12:04d}-{idx % 12 + 1:02d}"
 

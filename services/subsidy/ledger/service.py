@@ -7,10 +7,13 @@ event handlers only record facts.
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import logging
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -126,9 +129,30 @@ async def _entries(raw, policy_code: str, workers: list[uuid.UUID]) -> dict[uuid
     return out
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """A batch builds a few hundred thousand small objects (facts, verdicts, entries) that become garbage together
+    at its end and hold no reference cycles; the cyclic collector would walk them again and again while they
+    grow (a third of a 20,000-worker batch's Python time). Paused while the batch runs, then resumed."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
+
 async def settle_batch(session: AsyncSession, *, batch_id: uuid.UUID, policy_code: str, through: int,
                        terms: rules.Versions, actor: str) -> None:
     """Settle every approved worker up to `through` into batch `batch_id` (the caller holds the batch lock)."""
+    with _collector_paused():
+        await _settle_batch(session, batch_id=batch_id, policy_code=policy_code, through=through, terms=terms,
+                            actor=actor)
+
+
+async def _settle_batch(session: AsyncSession, *, batch_id: uuid.UUID, policy_code: str, through: int,
+                        terms: rules.Versions, actor: str) -> None:
     key = settlement.versions_key(terms)
     timings = [time.perf_counter()]
     loaded = await load_approved(session, policy_code=policy_code, through=through)
