@@ -11,7 +11,7 @@ from datetime import date
 import httpx
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from services.registry.app import create_app as create_registry_app
 from services.registry.settings import RegistrySettings
@@ -428,3 +428,29 @@ async def test_awards_need_a_real_worker_a_type_two_admins_and_a_batch(client, e
                                 headers=admin)
     rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
     assert any(r[0] == worker and r[5] == "1000000" and r[8] == "award" for r in rows)
+
+
+async def test_a_page_of_lines_or_transfers_reads_the_page_not_the_batch(client, events, mint, admin):
+    """The visibility check of a batch's lists is a look-up by key, not the batch's figures (an aggregate over
+    every line of a 100,000-worker batch, for each page)."""
+    policy = await new_policy(client)
+    worker = uuid.uuid4()
+    await events.worked_example(worker, through="2024-03")
+    await approved(client, mint, worker, policy)
+    created = await batch(client, admin, policy, "2024-03")
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:
+        statements.append(statement)
+
+    engine = client.app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        for path, rows in (("lines", 2), ("workers", 1)):
+            statements.clear()
+            page = await client.get(f"/v1/disbursements/{created['id']}/{path}", params={"limit": 2}, headers=admin)
+            assert page.status_code == 200 and len(page.json()["items"]) == rows, page.text
+            assert len(statements) == 2 and not any("FILTER" in s for s in statements), statements
+            assert_problem(await client.get(f"/v1/disbursements/{uuid.uuid4()}/{path}", headers=admin), 404)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)

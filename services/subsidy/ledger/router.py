@@ -61,7 +61,7 @@ async def get_disbursement(disbursement_id: uuid.UUID, session: SessionDep, prin
 @router.get("/v1/disbursements/{disbursement_id}/lines", response_model=Page[LineRead])
 async def list_disbursement_lines(disbursement_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal,
                                   params: Params):
-    await service.get_batch(session=session, principal=principal, batch_id=disbursement_id)
+    await service.visible_batch(session, principal, disbursement_id)  # not its figures: an aggregate of every line
     items, cursor = await paginate(session, service.batch_lines(principal, disbursement_id), params,
                                    keys=[LedgerLine.id], kinds=[int])
     return {"items": items, "next_cursor": cursor}
@@ -71,7 +71,7 @@ async def list_disbursement_lines(disbursement_id: uuid.UUID, session: SessionDe
 async def list_disbursement_workers(disbursement_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal,
                                     params: Params):
     """Per worker: new months, top-ups, awards, recoveries, set-off, net to pay (one transfer), receivable carried."""
-    await service.get_batch(session=session, principal=principal, batch_id=disbursement_id)
+    await service.visible_batch(session, principal, disbursement_id)
     items, cursor = await paginate(session, service.batch_workers(principal, disbursement_id), params,
                                    keys=[DisbursementWorker.worker_id], kinds=[uuid.UUID])
     return {"items": items, "next_cursor": cursor}

@@ -296,7 +296,8 @@ def _can_see_batches(principal: Principal) -> bool:
     return principal.reads_everything or principal.has_any(Role.STATION_MANAGER)
 
 
-async def _batch(session: AsyncSession, principal: Principal, batch_id: uuid.UUID) -> Disbursement:
+async def visible_batch(session: AsyncSession, principal: Principal, batch_id: uuid.UUID) -> Disbursement:
+    """The batch if the caller may see batches (404 otherwise): one look-up by key, no figures."""
     batch = await session.get(Disbursement, batch_id) if _can_see_batches(principal) else None
     if batch is None:
         raise NotFound("no such disbursement")
@@ -304,7 +305,7 @@ async def _batch(session: AsyncSession, principal: Principal, batch_id: uuid.UUI
 
 
 async def get_batch(*, session: AsyncSession, principal: Principal, batch_id: uuid.UUID) -> dict:
-    return await batch_read(session, await _batch(session, principal, batch_id))
+    return await batch_read(session, await visible_batch(session, principal, batch_id))
 
 
 def batch_lines(principal: Principal, batch_id: uuid.UUID) -> Select:
@@ -323,7 +324,7 @@ async def mark_line(*, session: AsyncSession, principal: Principal, batch_id: uu
     pending payment line of that worker in the batch. A failed transfer pays nothing: its set-off is cancelled
     (the receivable comes back) and its months are due again in the next batch (a new attempt)."""
     principal.require(Role.BUREAU_ADMIN)
-    batch = await _batch(session, principal, batch_id)
+    batch = await visible_batch(session, principal, batch_id)
     line = await session.scalar(select(LedgerLine).where(LedgerLine.id == line_id,
                                                          LedgerLine.disbursement_id == batch_id))
     if line is None:
@@ -381,7 +382,7 @@ async def export_batch(*, session: AsyncSession, principal: Principal, batch_id:
                        registry: RegistryClient | None) -> tuple[bytes, str, str]:
     """The batch for the bank and the archive: a row per payment line, a set-off row per worker whose
     receivable is set off (so a worker's rows add up to the one transfer), names from the registry, a total."""
-    batch = await _batch(session, principal, batch_id)
+    batch = await visible_batch(session, principal, batch_id)
     lines = list(await session.scalars(batch_lines(principal, batch_id).where(
         LedgerLine.kind != "recovery", LedgerLine.status.in_(("pending", "paid")))
         .order_by(LedgerLine.worker_id, LedgerLine.month, LedgerLine.id)))

@@ -93,7 +93,7 @@ async def set_terms(*, session: AsyncSession, principal: Principal, policy_code:
 
 
 async def _batch(session: AsyncSession, principal: Principal, batch_id: uuid.UUID) -> Disbursement:
-    return await ledger._batch(session, principal, batch_id)  # 404 for a caller who sees no batches
+    return await ledger.visible_batch(session, principal, batch_id)  # 404 for a caller who sees no batches
 
 
 async def _cycle(session: AsyncSession, batch_id: uuid.UUID) -> PaymentCycle | None:
