@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from services.registry.app import create_app
+from services.registry.bank_accounts.schemas import mask_account_number
 from services.registry.settings import RegistrySettings
 from shared.validators import id_number_check_char, mask_id_number, mask_phone
 from tests.support import fresh_database, running_app
@@ -72,13 +73,17 @@ def api(app_client, mint) -> Api:
 
 
 async def assert_masks_stored(client) -> int:
-    """Every worker's stored masked ID number and phone are the masks of what its ciphertexts hold (lists show
-    them without decrypting, so every write has to keep them). Returns how many workers were checked."""
+    """Every worker's stored masked ID number and phone, and every bank account's masked number, are the masks of
+    what their ciphertexts hold (lists show them without decrypting, so every write has to keep them). Returns
+    how many workers were checked."""
     cipher = client.app.state.cipher
     async with client.app.state.engine.connect() as conn:
         rows = (await conn.execute(text(
             "SELECT id_number_enc, id_number_masked, phone_enc, phone_masked FROM workers"))).all()
+        accounts = (await conn.execute(text("SELECT account_enc, account_masked FROM bank_accounts"))).all()
     for id_enc, id_masked, phone_enc, phone_masked in rows:
         assert id_masked == mask_id_number(cipher.decrypt(id_enc))
         assert phone_masked == (mask_phone(cipher.decrypt(phone_enc)) if phone_enc else None)
+    for account_enc, account_masked in accounts:
+        assert account_masked == mask_account_number(cipher.decrypt(account_enc))
     return len(rows)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+from tests.registry.conftest import assert_masks_stored
 from tests.registry.test_privacy import looks
 from tests.support import assert_problem
 
@@ -94,6 +95,28 @@ async def test_a_change_by_anyone_else_waits_for_a_bureau_admin_and_every_change
     assert rejected.json()["status"] == "rejected" and rejected.json()["decision_reason"] == "not the worker's"
     statuses = [h["status"] for h in (await app_client.get(url, headers=admin)).json()["items"]]
     assert statuses == ["superseded", "superseded", "verified", "rejected"]
+    await assert_masks_stored(app_client)  # every account's stored mask is its number's
+
+
+async def test_account_lists_and_the_look_up_decrypt_nothing(app_client, api, mint, monkeypatch):
+    w = await api.worker(name="李华")
+    url = f"/v1/workers/{w['id']}/bank-accounts"
+    admin = mint.headers("bureau_admin")
+    assert (await app_client.post(url, json=body("李华", "6228480000000000025"), headers=admin)).status_code == 201
+    assert (await app_client.post(url, json=body("李华", ACCOUNT), headers=mint.headers("hr_system"))).status_code \
+        == 201
+
+    def no_decryption(blob: bytes) -> str:
+        raise AssertionError("a masked view decrypted a value")
+
+    monkeypatch.setattr(app_client.app.state.cipher, "decrypt", no_decryption)
+    history = (await app_client.get(url, headers=admin)).json()["items"]
+    assert [h["account_number"] for h in history] == ["6228 **** **** 0025", "6222 **** **** 1234"]
+    pending = (await app_client.get("/v1/bank-account-changes", headers=admin)).json()["items"]
+    assert "6222 **** **** 1234" in [p["account_number"] for p in pending]
+    lookup = await app_client.post("/v1/internal/workers/lookup", json={"worker_ids": [w["id"]]},
+                                   headers=mint.headers("service"))
+    assert lookup.json()["items"][0]["bank_account"] == "6228 **** **** 0025"
 
 
 async def test_clear_payee_data_only_for_the_listed_service_client(app_client, api, mint):
@@ -169,3 +192,4 @@ async def test_the_hr_import_takes_bank_columns_verified_for_the_bureau_pending_
     assert hr["totals"]["updated"] == 1
     accounts = (await app_client.get(url, headers=admin)).json()["items"]
     assert [(a["status"], a["bank_name"]) for a in accounts] == [("verified", "农业银行"), ("pending", "建设银行")]
+    await assert_masks_stored(app_client)  # the import stores the masks too

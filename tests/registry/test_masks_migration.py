@@ -1,4 +1,4 @@
-"""Migration 0007 fills in the masked forms of workers already stored, from their ciphertexts, with the keys."""
+"""Migration 0007 fills in the masked forms of the workers and bank accounts stored, from their ciphertexts."""
 
 from __future__ import annotations
 
@@ -35,6 +35,11 @@ async def test_stored_workers_get_their_masks_and_the_keys_are_required(pg):
                 "INSERT INTO workers (id, name, gender, birth_date, id_number_enc, id_number_hash, phone_enc) "
                 "VALUES ($1, '旧人', 'male', $2, $3, $4, $5)", worker_id, date(1980, 1, 1),
                 cipher.encrypt(id_number), cipher.lookup_hash(id_number), cipher.encrypt(phone) if phone else None)
+        account = uuid.uuid4()
+        await conn.execute(
+            "INSERT INTO bank_accounts (id, worker_id, bank_name, account_enc, holder_name, status, recorded_by, "
+            "recorded_roles) VALUES ($1, $2, '农业银行', $3, '旧人', 'verified', 'x', 'bureau_admin')",
+            account, people[0][0], cipher.encrypt("6228480012345678901"))
 
         with pytest.raises(RuntimeError, match="REGISTRY_ID_NUMBER_KEY and REGISTRY_LOOKUP_KEY"):
             await asyncio.to_thread(upgrade, "registry", url, environ={})
@@ -48,6 +53,8 @@ async def test_stored_workers_get_their_masks_and_the_keys_are_required(pg):
         assert stored == {worker_id: (id_number[:6] + "*" * 10 + id_number[-2:],
                                       phone[:3] + "****" + phone[-4:] if phone else None)
                           for worker_id, id_number, phone in people}
+        assert await conn.fetchval("SELECT account_masked FROM bank_accounts WHERE id = $1", account) == (
+            "6228 **** **** 8901")
         with pytest.raises(asyncpg.NotNullViolationError):  # from now on every worker has its mask
             await conn.execute("UPDATE workers SET id_number_masked = NULL")
     finally:

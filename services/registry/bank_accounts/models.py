@@ -28,6 +28,7 @@ class BankAccount(IdMixin, Base):
                                                  index=True)
     bank_name: Mapped[str] = mapped_column(Text, nullable=False)
     account_enc: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)  # AES-GCM like the ID number
+    account_masked: Mapped[str] = mapped_column(Text, nullable=False)  # what lists show: `service.number_columns`
     holder_name: Mapped[str] = mapped_column(Text, nullable=False)
     status: Mapped[str] = mapped_column(Text, nullable=False)
     recorded_by: Mapped[str] = mapped_column(Text, nullable=False)

@@ -29,10 +29,15 @@ from shared.errors import Conflict, Invalid, NotFound, NotPermitted
 REQUESTERS = (*workers.WRITERS, Role.SOCIAL_WORKER)
 
 
+def number_columns(cipher: PersonalDataCipher, number: str) -> dict[str, bytes | str]:
+    """What is stored of an account number: the ciphertext, and the masked form lists show without decrypting."""
+    return {"account_enc": cipher.encrypt(number), "account_masked": mask_account_number(number)}
+
+
 def to_read(account: BankAccount, *, cipher: PersonalDataCipher, reveal: bool) -> dict:
-    number = cipher.decrypt(account.account_enc)
+    """Masked unless `reveal` (a bureau_admin unmasking with a purpose, recorded); only then decrypted."""
     return {"id": account.id, "worker_id": account.worker_id, "bank_name": account.bank_name,
-            "account_number": number if reveal else mask_account_number(number),
+            "account_number": cipher.decrypt(account.account_enc) if reveal else account.account_masked,
             "holder_name": account.holder_name, "status": account.status, "recorded_by": account.recorded_by,
             "decided_by": account.decided_by, "decided_at": account.decided_at,
             "decision_reason": account.decision_reason, "created_at": account.created_at}
@@ -65,7 +70,7 @@ async def submit(*, session: AsyncSession, principal: Principal, cipher: Persona
                                                     BankAccount.status.in_(superseded))
                           .values(status="superseded").execution_options(synchronize_session=False))
     account = BankAccount(id=uuid.uuid4(), worker_id=worker_id, bank_name=data.bank_name,
-                          account_enc=cipher.encrypt(data.account_number), holder_name=data.holder_name,
+                          **number_columns(cipher, data.account_number), holder_name=data.holder_name,
                           status="verified" if by_bureau else "pending", recorded_by=principal.subject,
                           recorded_roles=",".join(sorted(principal.roles)))
     if by_bureau:
@@ -144,9 +149,8 @@ async def payees(session: AsyncSession, cipher: PersonalDataCipher, worker_ids: 
     return [found[w] for w in asked if w in found], [w for w in asked if w not in found]
 
 
-async def masked_accounts(session: AsyncSession, cipher: PersonalDataCipher,
-                          worker_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
-    """The verified account of each worker, masked (for the internal look-up)."""
-    rows = await session.execute(select(BankAccount.worker_id, BankAccount.account_enc).where(
-        BankAccount.worker_id.in_(worker_ids), BankAccount.status == "verified"))
-    return {w: mask_account_number(cipher.decrypt(enc)) for w, enc in rows}
+def masked_account_column():
+    """The worker's verified account, masked, as a column of the worker's row (nothing decrypted)."""
+    return (select(BankAccount.account_masked).where(BankAccount.worker_id == Worker.id,
+                                                     BankAccount.status == "verified")
+            .scalar_subquery().label("bank_account"))

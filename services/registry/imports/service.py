@@ -34,6 +34,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.registry.bank_accounts import service as bank_accounts
 from services.registry.bank_accounts.models import BankAccount
 from services.registry.bank_accounts.schemas import normalize_account_number, normalize_name
 from services.registry.certificates.service import recorded_verified
@@ -576,7 +577,7 @@ async def run_import(*, session: AsyncSession, principal: Principal, settings: R
             if not any(a.bank_name == bank_name and cipher.decrypt(a.account_enc) == number
                        for a in accounts.get(r.worker_id, ())):
                 account_row = {"id": uuid.uuid4(), "worker_id": r.worker_id, "bank_name": bank_name,
-                               "account_enc": cipher.encrypt(number), "holder_name": normalize_name(v["name"]),
+                               **bank_accounts.number_columns(cipher, number), "holder_name": normalize_name(v["name"]),
                                "status": "verified" if principal.is_admin else "pending",
                                "recorded_by": principal.subject, "recorded_roles": ",".join(sorted(principal.roles)),
                                "decided_by": principal.subject if principal.is_admin else None}
