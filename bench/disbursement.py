@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import random
 import sys
 import tempfile
@@ -148,16 +149,30 @@ async def orm_loop(engine, sample: list) -> tuple[float, dict]:
     return elapsed, result
 
 
-async def bulk_batch(engine) -> tuple[float, object]:
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc): what the rest of the machine's load does not add."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def bulk_batch(engine) -> tuple[float, object, float, float]:
+    """The batch and its commit: wall time, and the CPU of this process and of its PostgreSQL backend."""
     principal = Principal(subject="bench", roles=frozenset({"bureau_admin"}))
     async with make_sessionmaker(engine)() as session:
-        start = time.perf_counter()
+        backend = (await session.execute(text("SELECT pg_backend_pid()"))).scalar()
+        await session.commit()
+        start, cpu, backend_cpu = time.perf_counter(), time.process_time(), cpu_seconds(backend)
         batch, created = await create_batch(session=session, principal=principal, policy_code=POLICY,
                                             month=BATCH_MONTH)
         await session.commit()
         elapsed = time.perf_counter() - start
+        cpu, backend_cpu = time.process_time() - cpu, cpu_seconds(backend) - backend_cpu
     assert created
-    return elapsed, batch
+    return elapsed, batch, cpu, backend_cpu
 
 
 async def main(workers: int, sample_size: int) -> None:
@@ -192,7 +207,8 @@ async def main(workers: int, sample_size: int) -> None:
             orm_total = orm_s * len(everyone) / len(sample)
             print(f"per-worker ORM loop: {orm_s:.2f} s for a sample of {len(sample):,} workers -> "
                   f"{orm_total:.1f} s extrapolated to {len(everyone):,} workers")
-            bulk_s, batch = await bulk_batch(engine)
+            load = load_average()
+            bulk_s, batch, cpu, backend_cpu = await bulk_batch(engine)
             async with engine.connect() as conn:
                 kinds = (await conn.execute(text(
                     "SELECT kind, count(*), sum(amount_fen) FROM ledger_lines WHERE disbursement_id = :d GROUP BY kind "
@@ -205,6 +221,8 @@ async def main(workers: int, sample_size: int) -> None:
                   + f"; {settled[0]:,} workers with recoveries, {(settled[1] or 0) / 100:,.0f} yuan set off, "
                   f"{(settled[2] or 0) / 100:,.0f} yuan carried as receivables; "
                   f"{batch['net_to_pay_fen'] / 100:,.2f} yuan to transfer")
+            print(f"  CPU: {cpu:.2f} s in this process (Python), {backend_cpu:.2f} s in its PostgreSQL backend; "
+                  f"{os.cpu_count()} cpus, load average {load} before the batch")
             print(f"speed-up: {orm_total / bulk_s:.1f}x (goal >= 20x; ORM figure extrapolated from the sample)")
             async with engine.connect() as conn:
                 rows = (await conn.execute(text(

@@ -221,7 +221,9 @@ async def _write(raw, *, batch_id, policy_code, actor, new, awards, owed) -> Non
         award_fen[a["worker_id"]] = award_fen.get(a["worker_id"], 0) + a["amount_fen"]
     rows, status_of = [], {}
     line_count = total = 0
-    for w in set(new) | set(award_fen):
+    # In worker order: the rows reach the indexes that lead with the worker (ledger_lines by worker, the
+    # per-worker rows' key) in key order, page after page, instead of one random page each.
+    for w in sorted(set(new) | set(award_fen)):
         mine = new.get(w, ())
         firsts = [e for e in mine if e.kind == "subsidy"]
         new_fen = sum(e.amount_fen for e in firsts)
@@ -239,7 +241,7 @@ async def _write(raw, *, batch_id, policy_code, actor, new, awards, owed) -> Non
     line_count += len(awards)
     records = [(e.kind, w, policy_code, e.policy_id, batch_id, rules.month_str(e.month), e.level, e.amount_fen,
                 "recorded" if e.kind == "recovery" else status_of[w], actor, e.rule, e.reason, e.due_fen)
-               for w, mine in new.items() for e in mine]
+               for w in sorted(new) for e in new[w]]
     if records:
         await raw.copy_records_to_table("ledger_lines", columns=LINE_COLUMNS, records=records)
     if awards:
@@ -254,6 +256,7 @@ async def _write(raw, *, batch_id, policy_code, actor, new, awards, owed) -> Non
 
 async def _remember(raw, *, policy_code, key, states, forget) -> None:
     """Settled states, and the fact changes they consumed (a change committed meanwhile keeps its sequence)."""
+    states = sorted(states)  # in key order (see _write)
     if states:
         await raw.execute(
             "INSERT INTO settled_workers (policy_code, worker_id, seq, through_idx, due_count, versions_key) "
