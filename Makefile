@@ -22,10 +22,11 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/events.py
 
-# Every benchmark (several minutes): import, disbursement, consumer, gateway, load, audit trail.
+# Every benchmark (several minutes): import, disbursement, a list page, consumer, gateway, load, audit trail.
 bench-all: bench
 	$(PY) bench/import.py
 	$(PY) bench/disbursement.py
+	$(PY) bench/list.py
 	$(PY) bench/consumer.py
 	$(PY) bench/gateway.py
 	$(PY) bench/load.py

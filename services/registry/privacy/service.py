@@ -38,7 +38,7 @@ PURPOSE = Query(max_length=500, description="why the data is unmasked (without i
 
 
 async def disclosure(request: Request, principal: CurrentPrincipal, unmask: Annotated[bool, UNMASK] = False,
-               purpose: Annotated[str | None, PURPOSE] = None) -> Disclosure:
+                     purpose: Annotated[str | None, PURPOSE] = None) -> Disclosure:
     reason = (purpose or "").strip()
     if unmask and reason and principal.is_admin:
         return Disclosure(reveal=True, purpose=reason, action=f"{request.method} {request.url.path}")

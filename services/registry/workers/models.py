@@ -13,7 +13,7 @@ from services.registry.base import Base, IdMixin
 
 
 class Worker(IdMixin, Base):
-    """A person. The ID number and phone are stored encrypted (and masked); `id_number_hash` (HMAC) is for look-up."""
+    """A person. ID number and phone are stored encrypted, and masked; `id_number_hash` (HMAC) is for look-up."""
 
     __tablename__ = "workers"
     __table_args__ = (CheckConstraint("gender IN ('male', 'female')", name="gender"),)
