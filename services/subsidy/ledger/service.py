@@ -224,19 +224,22 @@ async def _write(raw, *, batch_id, policy_code, actor, new, awards, owed) -> Non
     # In worker order: the rows reach the indexes that lead with the worker (ledger_lines by worker, the
     # per-worker rows' key) in key order, page after page, instead of one random page each.
     for w in sorted(set(new) | set(award_fen)):
-        mine = new.get(w, ())
-        firsts = [e for e in mine if e.kind == "subsidy"]
-        new_fen = sum(e.amount_fen for e in firsts)
-        top_fen = sum(e.amount_fen for e in mine if e.kind == "top_up")
-        rec_fen = sum(e.amount_fen for e in mine if e.kind == "recovery")
+        firsts = tops = new_fen = top_fen = rec_fen = 0
+        for e in new.get(w, ()):  # one pass: a batch has a few hundred thousand entries
+            if e.kind == "subsidy":
+                firsts, new_fen = firsts + 1, new_fen + e.amount_fen
+            elif e.kind == "top_up":
+                tops, top_fen = tops + 1, top_fen + e.amount_fen
+            else:
+                rec_fen += e.amount_fen
         gross = new_fen + top_fen + award_fen.get(w, 0)
         before = owed.get(w, 0) + rec_fen  # this batch's recoveries are set off against its payments too
         set_off = min(gross, before)
         net = gross - set_off
         status_of[w] = "pending" if net > 0 else "paid"  # nothing to transfer: settled by set-off alone
-        rows.append((batch_id, w, len(firsts), new_fen, top_fen, award_fen.get(w, 0), rec_fen, gross, before,
+        rows.append((batch_id, w, firsts, new_fen, top_fen, award_fen.get(w, 0), rec_fen, gross, before,
                      set_off, net, before - set_off, status_of[w]))
-        line_count += sum(1 for e in mine if e.kind != "recovery")
+        line_count += firsts + tops
         total += gross
     line_count += len(awards)
     records = [(e.kind, w, policy_code, e.policy_id, batch_id, rules.month_str(e.month), e.level, e.amount_fen,
