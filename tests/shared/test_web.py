@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime
 
+import jwt
 import pytest
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
 from services.gateway.settings import GatewaySettings
-from shared.auth import CurrentPrincipal
+from shared.auth import CurrentPrincipal, JwksVerifier
 from shared.db import SessionDep
-from shared.errors import Conflict
+from shared.errors import Conflict, Unauthorized
 from shared.pagination import Page, PageParams, paginate
 from shared.web import create_service_app
-from tests.support import assert_problem, fresh_database, running_app
+from tests.support import AUDIENCE, ISSUER, assert_problem, fresh_database, running_app
 
 router = APIRouter()
 
@@ -158,3 +160,31 @@ async def test_instance_is_the_path_the_client_called(client):
     for odd in ("registry", "/a b", "//evil.example", "/x/", "/x?y"):  # not a plain path prefix: ignored
         body = assert_problem(await client.get("/v1/nowhere", headers={"X-Forwarded-Prefix": odd}), 404)
         assert body["instance"] == "/v1/nowhere", odd
+
+
+async def test_a_verified_token_is_remembered_until_it_expires_or_its_key_set_changes(mint, monkeypatch):
+    verifier = JwksVerifier(issuer=ISSUER, audience=AUDIENCE, jwks_json=mint.jwks_json)
+    checks: list[str] = []
+    decode = jwt.decode
+
+    def counted(token, *args, **kwargs):
+        checks.append(token)
+        return decode(token, *args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counted)
+    token = mint.token("auditor", sub="auditor-1", ttl=60)
+    assert [(await verifier.verify(token)).subject for _ in range(3)] == ["auditor-1"] * 3
+    assert len(checks) == 1  # the signature was checked once
+    with pytest.raises(Unauthorized):  # a bad token is never remembered: refused every time
+        await verifier.verify(token[:-4] + "AAAA")
+    with pytest.raises(Unauthorized):
+        await verifier.verify(token[:-4] + "AAAA")
+    assert len(checks) == 3
+    real_time = time.time
+    monkeypatch.setattr("shared.auth.time.time", lambda: real_time() + 61)  # past its `exp`: checked again
+    await verifier.verify(token)
+    assert len(checks) == 4
+    monkeypatch.setattr("shared.auth.time.time", real_time)
+    verifier._load({"keys": []})  # the key set changed (its key is gone): the token is refused
+    with pytest.raises(Unauthorized):
+        await verifier.verify(token)
