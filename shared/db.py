@@ -31,6 +31,12 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+async def driver_connection(session: AsyncSession):
+    """The asyncpg connection under the session, in its transaction: for set-based statements that pass arrays,
+    where SQLAlchemy's per-parameter work would cost more than the database's."""
+    return (await (await session.connection()).get_raw_connection()).driver_connection
+
+
 async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
     """Commits when the endpoint returns, rolls back when it raises; business code never commits.
 
