@@ -122,6 +122,7 @@ class InboxConsumer:
         self._producer = None
         self._stopping = asyncio.Event()
         self._next_offset: dict = {}  # per partition: the offset after the last record applied
+        self._committed: dict = {}  # per partition: the offset we last committed
 
     def stop(self) -> None:
         self._stopping.set()
@@ -194,10 +195,34 @@ class InboxConsumer:
             return
         offsets = {tp: partition[-1].offset + 1 for tp, partition in batches.items()}
         self._next_offset.update(offsets)
+        for tp in await self._offsets_forgotten(offsets):
+            # The broker restarted and forgot its log and our offsets; what it holds now was published after
+            # the restart, and we may have been reading it from our old offset on: read it from the start.
+            log.warning("%s: the broker forgot our committed offset (restarted?): reading it again from 0", tp)
+            self._consumer.seek(tp, 0)
+            self._next_offset[tp] = 0
+            self._committed.pop(tp, None)
+            del offsets[tp]
+        if not offsets:
+            return
         try:
             await self._consumer.commit(offsets)
+            self._committed.update(offsets)
         except Exception as exc:  # redelivery is harmless: the inbox deduplicates
             log.warning("offset commit failed on %s: %r", sorted(offsets), exc)
+
+    async def _offsets_forgotten(self, offsets: dict) -> list:
+        """The partitions whose offset we committed before and the broker no longer has (a memory-only broker that
+        restarted: the high watermark alone misses it when the new log grew past our offset before we looked)."""
+        ours = [tp for tp in offsets if tp in self._committed]
+        if not ours:
+            return []
+        try:
+            theirs = await asyncio.gather(*(self._consumer.committed(tp) for tp in ours))
+        except Exception as exc:  # the commit below will tell; redelivery is harmless
+            log.warning("committed offsets unreadable: %r", exc)
+            return []
+        return [tp for tp, offset in zip(ours, theirs, strict=True) if offset is None or offset < self._committed[tp]]
 
     def _rewind_if_log_restarted(self) -> None:
         """A broker that lost its log (the embedded one is memory-only) starts offsets again at 0 and answers
