@@ -19,15 +19,16 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
+# The event path (a few minutes): consumer, outbox -> inbox, certificate -> eligibility latency; one summary table.
 bench: $(STAMP)
-	$(PY) bench/events.py
+	$(PY) bench/summary.py
 
-# Every benchmark (several minutes): import, disbursement, a list page, consumer, gateway, load, audit trail.
+# Every benchmark (several minutes more): the event path, import, disbursement, a list page, gateway, load,
+# audit trail.
 bench-all: bench
 	$(PY) bench/import.py
 	$(PY) bench/disbursement.py
 	$(PY) bench/list.py
-	$(PY) bench/consumer.py
 	$(PY) bench/gateway.py
 	$(PY) bench/load.py
 	$(PY) bench/audit.py

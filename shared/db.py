@@ -36,6 +36,18 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+async def driver_connection(session: AsyncSession):
+    """The asyncpg connection under the session, in its transaction: for set-based statements that pass arrays,
+    where SQLAlchemy's per-parameter work would cost more than the database's."""
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    if not driver.is_in_transaction():
+        # SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its first statement: without this, what runs on the
+        # driver connection first would commit on its own, outside the session's transaction.
+        await connection.exec_driver_sql("SELECT 1")
+    return driver
+
+
 async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
     """Commits when the endpoint returns, rolls back when it raises; business code never commits.
 

