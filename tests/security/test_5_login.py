@@ -123,7 +123,11 @@ async def test_500_wrong_passwords_lock_the_account_and_the_right_one_works_afte
         allowed = LOCK_FAILURES + int((time.monotonic() - started) / LOCK_SECONDS) + 1
         assert counts.get(400, 0) <= len(hashing) <= allowed, (len(hashing), allowed, counts)
         await asyncio.sleep(int(lock.headers["retry-after"]) + 0.2)
-        after = await client.post("/auth/token", data=right, headers={"X-Forwarded-For": "192.0.2.44"})
+        for _ in range(5):  # Retry-After is whole seconds: a busy machine may come back a moment early
+            after = await client.post("/auth/token", data=right, headers={"X-Forwarded-For": "192.0.2.44"})
+            if after.status_code != 429:
+                break
+            await asyncio.sleep(int(after.headers["retry-after"]))
         assert after.status_code == 200, after.text
         # A success starts the account afresh: the next mistakes are plain 400s again, not 429s.
         again = [await client.post("/auth/token", data=wrong, headers={"X-Forwarded-For": "192.0.2.44"})

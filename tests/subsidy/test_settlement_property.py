@@ -87,7 +87,8 @@ SET_OFF = {  # paid through 2025-06, then June 2024 amended to part-time: twelve
     "first_batch": month_idx("2025-06"), "steps": [("amend", month_idx("2024-06") - B0, False), ("batch", 1)]}
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+# derandomize: the same histories every run, so the guard below cannot fail by chance (it once drew no top-up)
+@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(h=histories)
 @example(h=SET_OFF)
 async def test_one_more_batch_settles_every_month_to_what_is_due(client, events, mint, h):
