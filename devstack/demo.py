@@ -150,7 +150,7 @@ def load_demo(base_url: str, *, admin_password: str, logins_file: Path, today: d
 
     # The stations file side by side, as they do at month end (the figures do not depend on the interleaving).
     with ThreadPoolExecutor(max_workers=4) as pool:
-        result.reports = sum(pool.map(lambda station: file_reports(*station), stations.items()))
+        result.reports = sum(pool.map(file_reports, stations.keys(), stations.values()))
 
     log("demo: waiting until the subsidy service has applied the events ...")
     applicants = newly[:APPLICANTS]

@@ -30,6 +30,14 @@ async def _views(session, principal: Principal, cipher, disclosure, accounts: li
     return [service.to_read(a, cipher=cipher, reveal=disclosure.reveal) for a in accounts]
 
 
+async def _decide(session, principal: Principal, cipher, disclosure, worker_id: uuid.UUID, account_id: uuid.UUID,
+                  data: BankAccountDecision | None, *, confirm: bool) -> dict:
+    """A bureau_admin's one decision on a pending change, shown as the caller may see it."""
+    account = await service.decide(session=session, principal=principal, worker_id=worker_id, account_id=account_id,
+                                   confirm=confirm, reason=data.reason if data else None)
+    return (await _views(session, principal, cipher, disclosure, [account]))[0]
+
+
 @router.post("/workers/{worker_id}/bank-accounts", status_code=201, response_model=BankAccountRead,
              dependencies=[allow(*service.REQUESTERS)])
 async def submit_bank_account(worker_id: uuid.UUID, data: BankAccountCreate, session: SessionDep,
@@ -68,9 +76,7 @@ async def confirm_bank_account(worker_id: uuid.UUID, account_id: uuid.UUID, sess
                                principal: CurrentPrincipal, cipher: CipherDep, disclosure: DisclosureDep,
                                data: BankAccountDecision | None = None):
     """bureau_admin: the pending change becomes the account in use (the previous one is superseded)."""
-    account = await service.decide(session=session, principal=principal, worker_id=worker_id, account_id=account_id,
-                                   confirm=True, reason=data.reason if data else None)
-    return (await _views(session, principal, cipher, disclosure, [account]))[0]
+    return await _decide(session, principal, cipher, disclosure, worker_id, account_id, data, confirm=True)
 
 
 @router.post("/workers/{worker_id}/bank-accounts/{account_id}/reject", response_model=BankAccountRead,
@@ -78,6 +84,4 @@ async def confirm_bank_account(worker_id: uuid.UUID, account_id: uuid.UUID, sess
 async def reject_bank_account(worker_id: uuid.UUID, account_id: uuid.UUID, session: SessionDep,
                               principal: CurrentPrincipal, cipher: CipherDep, disclosure: DisclosureDep,
                               data: BankAccountDecision | None = None):
-    account = await service.decide(session=session, principal=principal, worker_id=worker_id, account_id=account_id,
-                                   confirm=False, reason=data.reason if data else None)
-    return (await _views(session, principal, cipher, disclosure, [account]))[0]
+    return await _decide(session, principal, cipher, disclosure, worker_id, account_id, data, confirm=False)
