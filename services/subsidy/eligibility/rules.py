@@ -154,6 +154,7 @@ class Versions(tuple):
     def __new__(cls, versions: Iterable[PolicyTerms]):
         self = super().__new__(cls, versions)
         self._cache = {}
+        self._payable = {}  # (month, level) -> its payable verdict (see _payable)
         return self
 
     def at(self, m: int) -> PolicyTerms | None:
@@ -164,19 +165,26 @@ class Versions(tuple):
             return found
 
 
+def _spans(certificates: Iterable[Certificate]) -> list[tuple[int, str, date, int, int | None]]:
+    """Each known certificate as (rank, level, obtained on, first covered month, month of revocation or None)."""
+    return [(LEVEL_RANK[c.level], c.level, c.obtained_on, date_month(c.obtained_on) + 1,
+             None if c.revoked_on is None else date_month(c.revoked_on))
+            for c in certificates if c.level is not None and c.obtained_on is not None]
+
+
+def _level_in(spans: Sequence[tuple[int, str, date, int, int | None]], terms: PolicyTerms, m: int) -> str | None:
+    best, rank = None, 0
+    for r, level, obtained_on, first, revoked in spans:
+        if obtained_on < terms.certificates_from or m < first or (revoked is not None and m >= revoked):
+            continue
+        if r > rank:
+            best, rank = level, r
+    return best
+
+
 def covering_level(certificates: Iterable[Certificate], terms: PolicyTerms, m: int) -> str | None:
     """Rule 1 (and 6): the highest level among certificates covering M under these terms."""
-    best = None
-    for cert in certificates:
-        if cert.level is None or cert.obtained_on is None or cert.obtained_on < terms.certificates_from:
-            continue
-        if m <= date_month(cert.obtained_on):
-            continue
-        if cert.revoked_on is not None and m >= date_month(cert.revoked_on):
-            continue
-        if best is None or LEVEL_RANK[cert.level] > LEVEL_RANK[best]:
-            best = cert.level
-    return best
+    return _level_in(_spans(certificates), terms, m)
 
 
 def _run_length(runs: Sequence[tuple[int, int]], m: int) -> int:
@@ -221,9 +229,19 @@ def month_rules(facts: Facts, versions: Sequence[PolicyTerms], m: int) -> MonthV
     not_registered = _registered(facts.registration, terms, m)
     if not_registered:
         return MonthVerdict(month, False, "not_registered", not_registered, level, policy=terms)
-    amount = int(terms.rates[level])
-    return MonthVerdict(month, True, "payable", f"payable at the {LEVEL_NAMES[level]} rate", level, amount,
-                        policy=terms)
+    return _payable(versions, terms, m, level)
+
+
+def _payable(versions: Sequence[PolicyTerms], terms: PolicyTerms, m: int, level: str) -> MonthVerdict:
+    """The verdict of a payable month; the same value for every worker, so a `Versions` keeps it."""
+    cache = versions._payable if isinstance(versions, Versions) else {}
+    try:
+        return cache[m, level]
+    except KeyError:
+        verdict = cache[m, level] = MonthVerdict(month_str(m), True, "payable",
+                                                 f"payable at the {LEVEL_NAMES[level]} rate", level,
+                                                 int(terms.rates[level]), policy=terms)
+        return verdict
 
 
 def _cap_reached(verdict: MonthVerdict, cap: int) -> MonthVerdict:
@@ -273,11 +291,22 @@ def due_months(facts: Facts, versions: Sequence[PolicyTerms], *, through: int, a
             lo = max(lo, floor)
         if lo <= hi:
             candidates.update(range(lo, hi + 1))
+    # Rules 1-4 as month_rules applies them, without the words of the months that fail (only due ones are kept)
+    spans = _spans(facts.certificates)
+    registration = facts.registration
+    registered_from = None if registration is None or registration.registered_on is None else \
+        date_month(registration.registered_on)
+    division = registration.division_code if registration is not None else None
     out = []
     for m in sorted(candidates):
-        verdict = month_rules(facts, versions, m)
-        if not verdict.payable or used >= verdict.policy.cap_months:
+        terms = terms_for(versions, m)
+        if terms is None or registered_from is None or m < registered_from or (
+                division is not None and not division.startswith(terms.division_code)):
+            continue
+        level = _level_in(spans, terms, m)
+        run = _run_length(facts.runs, m)
+        if level is None or run == 0 or run < terms.qualifying_months or used >= terms.cap_months:
             continue
         used += 1
-        out.append(verdict)
+        out.append(_payable(versions, terms, m, level))
     return out
