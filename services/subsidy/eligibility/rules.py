@@ -31,6 +31,7 @@ LEVEL_NAMES = {"assistant": "assistant social worker (助理社会工作师)",
 
 # --- months -----------------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=4096)
 def month_idx(month: str) -> int:
     year, mon = month.split("-")
     return int(year) * 12 + int(mon) - 1

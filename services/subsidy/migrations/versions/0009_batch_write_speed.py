@@ -42,7 +42,8 @@ DECLARE
   found bigint;
   missing text;
 BEGIN
-  EXECUTE format('SELECT count(DISTINCT %1$I) FROM new_rows', col) INTO wanted;
+  EXECUTE format('SELECT count(*) FROM (SELECT DISTINCT %1$I FROM new_rows WHERE %1$I IS NOT NULL) AS s', col)
+    INTO wanted;
   IF wanted = 0 THEN
     RETURN NULL;
   END IF;
