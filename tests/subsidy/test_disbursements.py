@@ -176,50 +176,6 @@ async def test_unique_index_refuses_a_second_line_for_a_month(client, events, mi
                 {"w": worker, "p": policy, "d": first["id"]})
 
 
-async def test_references_of_lines_and_transfers_are_enforced_per_statement(client, events, mint, admin):
-    """Migration 0009 checks the references per statement instead of per row: a line or a transfer naming no
-    batch or no policy version is refused, in a statement with valid rows too, and a referenced batch or
-    version cannot be deleted or rekeyed."""
-    policy = await new_policy(client)
-    worker = uuid.uuid4()
-    await events.worked_example(worker, through="2023-12")
-    await approved(client, mint, worker, policy)
-    first = await batch(client, admin, policy, "2023-12")
-    line = ("INSERT INTO ledger_lines (kind, worker_id, policy_code, policy_id, disbursement_id, month, level, "
-            "amount_fen, status) SELECT 'top_up', :w, :p, :v, d, '2023-12', 'assistant', 1, 'pending' "
-            "FROM unnest(CAST(:ds AS uuid[])) d")
-    engine = client.app.state.engine
-    async with engine.connect() as conn:
-        version = (await conn.execute(text("SELECT policy_id FROM ledger_lines WHERE disbursement_id = :d"),
-                                      {"d": first["id"]})).scalar()
-    cases = {
-        "disbursement_id": {"v": version, "ds": [first["id"], uuid.uuid4()]},
-        "policy_id": {"v": uuid.uuid4(), "ds": [first["id"]]},
-    }
-    for column, values in cases.items():
-        async with engine.connect() as conn:
-            with pytest.raises(Exception, match=f"violates the reference of \"{column}\""):
-                await conn.execute(text(line), {"w": worker, "p": policy, **values})
-    statements = [
-        ("INSERT INTO disbursement_workers (disbursement_id, worker_id, new_months, new_months_fen, top_ups_fen, "
-         "awards_fen, recovered_fen, gross_fen, receivable_before_fen, set_off_fen, net_to_pay_fen, "
-         "receivable_after_fen, status) VALUES (:x, :w, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 'paid')",
-         "violates the reference of"),
-        ("UPDATE ledger_lines SET disbursement_id = :x WHERE disbursement_id = :d", "violates the reference of"),
-        ("DELETE FROM disbursements WHERE id = :d", "violates the reference from \"ledger_lines\""),
-        ("UPDATE disbursements SET id = :x WHERE id = :d", "violates the reference from"),
-        ("DELETE FROM policies WHERE id = :v", "violates the reference from \"ledger_lines\""),
-    ]
-    for sql, message in statements:
-        async with engine.connect() as conn:
-            with pytest.raises(Exception, match=message):
-                await conn.execute(text(sql), {"w": worker, "d": first["id"], "x": uuid.uuid4(), "v": version})
-    async with engine.begin() as conn:  # valid rows pass, and a batch's own figures may change
-        await conn.execute(text(line), {"w": worker, "p": policy, "v": version, "ds": [first["id"]]})
-        await conn.execute(text("UPDATE disbursements SET line_count = line_count WHERE id = :d"), {"d": first["id"]})
-        await conn.rollback()
-
-
 async def test_revocation_after_payment_is_recovered_set_off_and_the_rest_carried(client, events, mint, admin):
     policy = await new_policy(client)
     worker = uuid.uuid4()
