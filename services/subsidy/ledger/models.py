@@ -34,8 +34,6 @@ class LedgerLine(Base):
     """One entry: a subsidy month, a top-up, a recovery or an award (see the module text)."""
 
     __tablename__ = "ledger_lines"
-    # policy_id and disbursement_id: the database checks these references once per statement (migration 0009),
-    # not per row; the ForeignKey declarations order a flush's inserts.
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(Text)
     worker_id: Mapped[uuid.UUID]
