@@ -1,8 +1,9 @@
 """Benchmark: a real person's sign-in while 30 guessers hammer the token endpoint, with and without throttling.
 
 Starts embedded PostgreSQL and the real gateway (its own uvicorn process, behind a "proxy" it trusts for
-X-Forwarded-For, so each guesser and the person have their own address). For each setting of
-GATEWAY_LOGIN_THROTTLE_ENABLED (false: what main did before; true: now) it measures:
+X-Forwarded-For, so each guesser and the person have their own address). For each configuration (`throttled`:
+now; `prompt`: throttled, but refusals answered at once, GATEWAY_LOGIN_REFUSAL_DELAY_SECONDS=0, as before
+that setting; `unthrottled`: GATEWAY_LOGIN_THROTTLE_ENABLED=false, as before the throttle) it measures:
 
 1. **idle**: the person signs in (password grant, argon2 check) `--logins` times, one at a time;
 2. **under attack**: 30 guessers (each its own address) send wrong passwords for the victim's account as
@@ -11,13 +12,15 @@ GATEWAY_LOGIN_THROTTLE_ENABLED (false: what main did before; true: now) it measu
 
 Prints p50/p95 of the person's sign-ins, the ratio attack/idle, and how the guesses were answered (400 = the
 password was checked, 429 = refused before any hashing). Goal: p95 under attack below 500 ms.
-Run: `.venv/bin/python bench/login.py [--logins 20] [--warmup 5] [--guessers 30]`.
+Run: `.venv/bin/python bench/login.py [--logins 20] [--warmup 5] [--guessers 30] [--configs throttled,prompt]`
+(the unthrottled run takes long: every guess is an argon2 check).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import subprocess
@@ -79,13 +82,20 @@ async def measure(base: str, args) -> dict:
     return {"idle": idle, "attacked": attacked, "answers": answers}
 
 
-def run_gateway(pg: EmbeddedPostgres, tmp: Path, *, throttle: bool) -> dict:
+CONFIGS = {
+    "throttled": {},
+    "prompt": {"GATEWAY_LOGIN_REFUSAL_DELAY_SECONDS": "0"},
+    "unthrottled": {"GATEWAY_LOGIN_THROTTLE_ENABLED": "false"},
+}
+
+
+def run_gateway(pg: EmbeddedPostgres, tmp: Path, *, config: str) -> dict:
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SOCIALWORK_ENV": "dev", "LOG_LEVEL": "WARNING",
            "GATEWAY_DATABASE_URL": pg.url("gateway"), "GATEWAY_ADMIN_USERNAME": PERSON[0],
            "GATEWAY_ADMIN_PASSWORD": PERSON[1], "GATEWAY_TRUSTED_PROXIES": '["127.0.0.1"]',
-           "GATEWAY_LOGIN_THROTTLE_ENABLED": str(throttle).lower()}
-    log = tmp / f"gateway-{throttle}.log"
+           **CONFIGS[config]}
+    log = tmp / f"gateway-{config}.log"
     with open(log, "ab") as out:
         child = subprocess.Popen([sys.executable, "-m", "uvicorn", "services.gateway.app:create_app", "--factory",
                                   "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level",
@@ -102,20 +112,31 @@ def run_gateway(pg: EmbeddedPostgres, tmp: Path, *, throttle: bool) -> dict:
             child.kill()
 
 
+@contextlib.contextmanager
+def _keep_logs(tmp: str):
+    """When a run fails, show the end of the gateway's log (the folder is removed afterwards)."""
+    try:
+        yield
+    except BaseException:
+        for log in sorted(Path(tmp).glob("gateway-*.log")):
+            print(f"--- {log.name}\n{log.read_text()[-3000:]}", file=sys.stderr)
+        raise
+
+
 def main() -> int:
     print(f"cpus: {os.cpu_count()}; the guessers, the person and the gateway share them")
     with open("/proc/loadavg") as f:
         print(f"load average before: {f.read().split()[:3]}")
-    with tempfile.TemporaryDirectory(prefix="bench-login-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-login-") as tmp, _keep_logs(tmp):
         pg = EmbeddedPostgres(Path(tmp) / "pg", free_port(), fast=True)
         pg.start()
         try:
             pg.create_databases("gateway")
             upgrade("gateway", pg.url("gateway"))
-            for throttle in (True, False):  # the figure that matters first: the unthrottled run takes long
-                result = run_gateway(pg, Path(tmp), throttle=throttle)
+            for config in ARGS.configs.split(","):  # the figure that matters first: the unthrottled run takes long
+                result = run_gateway(pg, Path(tmp), config=config)
                 idle, attacked = result["idle"], result["attacked"]
-                label = "throttled  " if throttle else "unthrottled"
+                label = f"{config:11}"
                 print(f"[{label}] idle         p50 {pct(idle, 50) * 1000:7.0f} ms  p95 {pct(idle, 95) * 1000:7.0f} ms")
                 print(f"[{label}] under attack p50 {pct(attacked, 50) * 1000:7.0f} ms  "
                       f"p95 {pct(attacked, 95) * 1000:7.0f} ms  (goal p95 < 500 ms)")
@@ -132,5 +153,6 @@ if __name__ == "__main__":
     parser.add_argument("--logins", type=int, default=20)
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--guessers", type=int, default=30)
+    parser.add_argument("--configs", default="throttled,prompt,unthrottled", help=", ".join(CONFIGS))
     ARGS = parser.parse_args()
     raise SystemExit(main())
