@@ -177,6 +177,14 @@ def create_audit_trail(op) -> None:
         op.execute(statement)
 
 
+def create_audit_trail_capturing(op, captured: dict[str, tuple[str, str, tuple[str, ...]]]) -> None:
+    """A service's audit migration: the trail, and `capture` on each table of `captured`
+    (table: key columns, worker column or '', columns whose before/after the trail keeps)."""
+    create_audit_trail(op)
+    for name, (key, worker, columns) in captured.items():
+        capture(op, name, key=key, worker=worker, columns=columns)
+
+
 def capture(op, table: str, *, key: str = "id", worker: str = "", columns: tuple[str, ...] = (),
             actions: tuple[str, ...] = ("INSERT", "DELETE", "UPDATE")) -> None:
     """Record every write to `table` in the trail, with before/after of `columns` ('#col': its sha256)."""
