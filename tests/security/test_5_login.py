@@ -186,7 +186,7 @@ async def test_every_refusal_is_held_before_it_is_answered_and_nothing_else_is(a
     async def sleep(seconds: float) -> None:  # records the hold instead of waiting it out
         held.append(seconds)
 
-    monkeypatch.setattr(throttle, "asyncio", types.SimpleNamespace(sleep=sleep))
+    monkeypatch.setattr(throttle, "asyncio", types.SimpleNamespace(sleep=sleep, Lock=asyncio.Lock))
     username, password = await _user(app)
     wrong = {"grant_type": "password", "username": username, "password": "guess"}
     statuses = []

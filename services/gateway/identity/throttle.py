@@ -123,8 +123,9 @@ class Throttle:
             waits = {r.key: (r.blocked_until - now).total_seconds() for r in rows
                      if r.blocked_until is not None and r.blocked_until > now}
             if waits:
+                learned = time.monotonic()  # remembered from now: the check itself may have waited a while
                 for key, wait in waits.items():
-                    self._remember(key, clock + min(wait, _MEMO_SECONDS))
+                    self._remember(key, learned + min(wait - (learned - clock), _MEMO_SECONDS))
                 raise Throttled(max(1, math.ceil(max(waits.values()))))
             for row in rows:
                 recent = row.last_failure_at is not None and now - row.last_failure_at < self.window
