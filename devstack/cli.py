@@ -126,8 +126,9 @@ def create_admin(username: str, password: Annotated[str, typer.Option(prompt=Tru
     """Create a bureau_admin in the gateway's database (how the first admin is made outside dev)."""
     from services.gateway.identity.service import create_admin_in_database  # noqa: PLC0415
 
-    user_id = asyncio.run(create_admin_in_database(_settings("gateway").database_url, username=username,
-                                                   password=password))
+    with _as_operator():
+        user_id = asyncio.run(create_admin_in_database(_settings("gateway").database_url, username=username,
+                                                       password=password))
     typer.echo(f"admin {username} created: {user_id}")
 
 
@@ -137,8 +138,9 @@ def rotate_signing_key() -> None:
     from services.gateway.identity.keys import KeyCipher, rotate_signing_key_in_database  # noqa: PLC0415
 
     settings = _settings("gateway")
-    kid = asyncio.run(rotate_signing_key_in_database(
-        settings.database_url, KeyCipher.from_setting(settings.signing_key_encryption_key)))
+    with _as_operator():
+        kid = asyncio.run(rotate_signing_key_in_database(
+            settings.database_url, KeyCipher.from_setting(settings.signing_key_encryption_key)))
     typer.echo(f"new signing key: {kid}")
 
 
@@ -165,14 +167,20 @@ def export_disbursement(
     typer.echo(f"{path}: {batch['line_count']} lines, {batch['total_fen'] / 100:,.2f} yuan")
 
 
-AUDITED = ("registry", "subsidy", "projects")
+AUDITED = ("registry", "subsidy", "projects", "gateway")
+
+
+def _as_operator():
+    """The trail's actor for what a command writes: the operator's login name."""
+    import getpass  # noqa: PLC0415
+
+    from shared import audit  # noqa: PLC0415
+
+    return audit.acting_as(f"cli:{getpass.getuser()}")
 
 
 def _audit_session(service: str, work):
     """Run `work(session)` in one transaction on a service's database, as the CLI user."""
-    import getpass  # noqa: PLC0415
-
-    from shared import audit  # noqa: PLC0415
     from shared.db import make_engine, make_sessionmaker  # noqa: PLC0415
 
     if service not in AUDITED:
@@ -181,7 +189,7 @@ def _audit_session(service: str, work):
     async def main():
         engine = make_engine(_settings(service).database_url, pool_size=1)
         try:
-            with audit.acting_as(f"cli:{getpass.getuser()}"):
+            with _as_operator():
                 async with make_sessionmaker(engine)() as session, session.begin():
                     return await work(session)
         finally:

@@ -219,3 +219,51 @@ def alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE  # no init reaps here
     except psutil.NoSuchProcess:
         return False
+
+
+# --- the audit trail: reading it, tampering with it, asking the endpoint and the CLI where it broke -------------
+
+def _asyncpg_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg", "postgresql")
+
+
+async def audit_rows(url: str, where: str = "true", **params) -> list[dict]:
+    """The service database's audit_log rows matching `where` (`:name` parameters), in chain order."""
+    from sqlalchemy import text  # noqa: PLC0415
+    from sqlalchemy.ext.asyncio import create_async_engine  # noqa: PLC0415
+
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            result = await conn.execute(text(f"SELECT * FROM audit_log WHERE {where} ORDER BY seq"), params)
+            return [dict(r._mapping) for r in result]
+    finally:
+        await engine.dispose()
+
+
+async def tamper(url: str, *statements: str) -> None:
+    """What someone with the database's superuser password can do: switch the guard triggers off and write."""
+    import asyncpg  # noqa: PLC0415
+
+    conn = await asyncpg.connect(_asyncpg_dsn(url))
+    try:
+        async with conn.transaction():
+            await conn.execute("SET LOCAL session_replication_role = replica")
+            for statement in statements:
+                await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+async def audit_verdict(client: httpx.AsyncClient, headers: dict, *, service: str, database_url: str,
+                        verify_path: str = "/v1/audit/verify") -> tuple[dict, str]:
+    """The auditor's endpoint's verdict, and the output of `devstack verify-audit` (its exit code agreeing)."""
+    from typer.testing import CliRunner  # noqa: PLC0415
+
+    from devstack import cli  # noqa: PLC0415
+
+    verdict = (await client.get(verify_path, headers=headers)).json()
+    result = await asyncio.to_thread(CliRunner().invoke, cli.app, ["verify-audit", service],
+                                     env={f"{service.upper()}_DATABASE_URL": database_url})
+    assert result.exit_code == (0 if verdict["ok"] else 1), result.output
+    return verdict, result.output

@@ -30,6 +30,8 @@ from services.gateway.middleware import BodyLimitMiddleware, RateLimitMiddleware
 from services.gateway.openapi import MergedOpenAPI
 from services.gateway.proxy.upstream import METHODS, Upstream
 from services.gateway.settings import GatewaySettings
+from shared import audit
+from shared.audit.router import audit_router
 from shared.errors import NotFound, problem
 from shared.metrics import scrape_token_ok
 from shared.web import create_service_app
@@ -63,9 +65,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         # httpx logs every proxied call at INFO; the request line the middleware writes is enough.
         logging.getLogger("httpx").setLevel(logging.WARNING)
         cipher = KeyCipher.from_setting(settings.signing_key_encryption_key)
-        async with app.state.sessionmaker() as session, session.begin():
-            await ensure_active_key(session, cipher)
-            await bootstrap(session=session, settings=settings)
+        with audit.acting_as("gateway:startup", method="START"):
+            async with app.state.sessionmaker() as session, session.begin():
+                await ensure_active_key(session, cipher)
+                await bootstrap(session=session, settings=settings)
         keyring = KeyRing(sessionmaker=app.state.sessionmaker, cipher=cipher,
                           access_token_ttl=settings.access_token_ttl, refresh_seconds=settings.key_refresh_seconds)
         await keyring.reload()
@@ -82,7 +85,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             for upstream in app.state.upstreams.values():
                 await upstream.aclose()
 
-    app = create_service_app(settings=settings, title="gateway", routers=[identity_router], on_startup=on_startup,
+    app = create_service_app(settings=settings, title="gateway", on_startup=on_startup,
+                             routers=[identity_router, audit_router("/auth/audit")],
                              unguarded_prefixes=tuple(f"/{name}/" for name in settings.upstreams()))
     # The gateway is the edge: a client's X-Forwarded-Prefix means nothing here (the proxy sends its own).
     app.state.trust_forwarded_prefix = False

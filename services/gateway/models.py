@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import DeclarativeBase
 
+from shared.audit import audit_tables
 from shared.db import new_metadata
 from shared.events.tables import event_tables
 
@@ -13,5 +14,6 @@ class Base(DeclarativeBase):
 
 
 outbox, inbox, dead_letters = event_tables(Base.metadata)
+audit_log, audit_anchor = audit_tables(Base.metadata)
 
 from services.gateway.identity import models as _identity  # noqa: E402, F401  (registers the identity tables)

@@ -97,10 +97,15 @@ AUDIT_LOG = table(
 )
 
 
+ANONYMOUS = "anonymous"  # the actor of a request without a token (signing in: the gateway's throttle, sessions)
+
+
 def bind_request(principal, request) -> None:
-    """Who is acting in this request (called once the token is verified)."""
+    """Who is acting in this request (called once the token is verified; `None` before anyone is known)."""
     _context.set({
-        "actor": principal.subject, "roles": ",".join(sorted(principal.roles)), "client_id": principal.client_id,
+        "actor": principal.subject if principal else ANONYMOUS,
+        "roles": ",".join(sorted(principal.roles)) if principal else None,
+        "client_id": principal.client_id if principal else None,
         "request_id": request_id_var.get(), "method": request.method, "path": request.url.path,
     })
 

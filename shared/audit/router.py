@@ -1,5 +1,6 @@
 """The auditor's view of a service's trail: `GET /v1/audit` (filter by worker, actor, time) and
-`GET /v1/audit/verify`. Auditors and bureau_admin only; to everyone else they do not exist (404)."""
+`GET /v1/audit/verify` (the gateway serves its own at `/auth/audit`). Auditors and bureau_admin only; to everyone
+else they do not exist (404)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from shared.db import SessionDep
 from shared.errors import NotFound
 from shared.pagination import Page, PageParams, page_params, paginate
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
 Params = Annotated[PageParams, Depends(page_params)]
 # Shown as the registry shows them by default (birth year only: with the masked ID number, a full birth date
 # would narrow it down); the full record is read in the registry, unmasked with a stated purpose.
@@ -72,30 +72,38 @@ def _shown(row, principal: Principal) -> dict:
     return item
 
 
-@router.get("", response_model=Page[AuditRow])
-async def list_audit(
-    session: SessionDep, principal: CurrentPrincipal, params: Params, worker_id: uuid.UUID | None = None,
-    actor: Annotated[str | None, Query(max_length=200)] = None,
-    from_: Annotated[datetime | None, Query(alias="from", description="sealed at or after (ISO time)")] = None,
-    to: Annotated[datetime | None, Query(description="sealed before (ISO time)")] = None,
-):
-    """The trail in chain order: every write, look at unmasked personal data and export of this service."""
-    _require_auditor(principal)
-    stmt = select(*(c for c in AUDIT_LOG.c if c.key != "id")).where(AUDIT_LOG.c.seq.is_not(None))
-    if worker_id is not None:
-        stmt = stmt.where(AUDIT_LOG.c.worker_id == worker_id)
-    if actor is not None:
-        stmt = stmt.where(AUDIT_LOG.c.actor == actor)
-    if from_ is not None:
-        stmt = stmt.where(AUDIT_LOG.c.at >= from_)
-    if to is not None:
-        stmt = stmt.where(AUDIT_LOG.c.at < to)
-    rows, cursor = await paginate(session, stmt, params, keys=[AUDIT_LOG.c.seq], kinds=[int])
-    return {"items": [_shown(r, principal) for r in rows], "next_cursor": cursor}
+def audit_router(prefix: str = "/v1/audit") -> APIRouter:
+    """The two endpoints under `prefix` (each service's `/v1/audit`; the gateway's is `/auth/audit`)."""
+    router = APIRouter(prefix=prefix, tags=["audit"])
+
+    @router.get("", response_model=Page[AuditRow])
+    async def list_audit(
+        session: SessionDep, principal: CurrentPrincipal, params: Params, worker_id: uuid.UUID | None = None,
+        actor: Annotated[str | None, Query(max_length=200)] = None,
+        from_: Annotated[datetime | None, Query(alias="from", description="sealed at or after (ISO time)")] = None,
+        to: Annotated[datetime | None, Query(description="sealed before (ISO time)")] = None,
+    ):
+        """The trail in chain order: every write, look at unmasked personal data and export of this service."""
+        _require_auditor(principal)
+        stmt = select(*(c for c in AUDIT_LOG.c if c.key != "id")).where(AUDIT_LOG.c.seq.is_not(None))
+        if worker_id is not None:
+            stmt = stmt.where(AUDIT_LOG.c.worker_id == worker_id)
+        if actor is not None:
+            stmt = stmt.where(AUDIT_LOG.c.actor == actor)
+        if from_ is not None:
+            stmt = stmt.where(AUDIT_LOG.c.at >= from_)
+        if to is not None:
+            stmt = stmt.where(AUDIT_LOG.c.at < to)
+        rows, cursor = await paginate(session, stmt, params, keys=[AUDIT_LOG.c.seq], kinds=[int])
+        return {"items": [_shown(r, principal) for r in rows], "next_cursor": cursor}
+
+    @router.get("/verify", response_model=AuditVerdict)
+    async def verify_audit(session: SessionDep, principal: CurrentPrincipal):
+        """Recompute the whole chain; `first_broken` names the first row edited, removed or out of order."""
+        _require_auditor(principal)
+        return (await verify_chain(session)).as_dict()
+
+    return router
 
 
-@router.get("/verify", response_model=AuditVerdict)
-async def verify_audit(session: SessionDep, principal: CurrentPrincipal):
-    """Recompute the whole chain; `first_broken` names the first row edited, removed or out of order."""
-    _require_auditor(principal)
-    return (await verify_chain(session)).as_dict()
+router = audit_router()

@@ -29,7 +29,8 @@ _KEY = ("CASE WHEN cardinality(keys) = 1 THEN {j} ->> keys[1] "
         "ELSE array_to_string(ARRAY(SELECT {j} ->> k FROM unnest(keys) AS k), '/') END")
 _PICK = ("CASE WHEN digest IS NULL THEN {j} - drop_cols ELSE ({j} - drop_cols) || (SELECT jsonb_object_agg(c, "
          "CASE WHEN {j} ->> c IS NULL THEN 'null'::jsonb "
-         "ELSE to_jsonb('sha256:' || encode(sha256(decode(substr({j} ->> c, 3), 'hex')), 'hex')) END) "
+         "ELSE to_jsonb('sha256:' || encode(sha256(CASE WHEN c = ANY(text_digest) THEN convert_to({j} ->> c, 'UTF8') "
+         "ELSE decode(substr({j} ->> c, 3), 'hex') END), 'hex')) END) "
          "FROM unnest(digest) AS c) END")
 
 
@@ -44,8 +45,9 @@ $$ SELECT CASE WHEN v IS NULL THEN '-' ELSE length(v)::text || ':' || v END $$;
 -- Statement-level AFTER INSERT / UPDATE / DELETE on a business table, over its transition tables (one
 -- set-based INSERT per statement, so a 10,000-row upsert or COPY costs one statement, not 10,000 calls).
 -- Arguments: the key columns (comma-separated), the worker column ('' if none), then the columns whose
--- before/after the trail keeps; a name starting with '#' is kept as the sha256 of its bytes (encrypted
--- values: the trail shows that they changed, never what they hold). An update keeps what changed.
+-- before/after the trail keeps; a name starting with '#' is kept as the sha256 of its bytes (bytea) or of its
+-- UTF-8 text (other types): encrypted values, password and secret hashes show that they changed, never what
+-- they hold. An update keeps what changed.
 CREATE FUNCTION audit_capture() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   ctx jsonb := nullif(current_setting('socialwork.audit', true), '')::jsonb;
@@ -56,9 +58,12 @@ DECLARE
   digest text[] := ARRAY(SELECT substr(c, 2) FROM unnest(cols) AS c WHERE left(c, 1) = '#');
   drop_cols text[] := ARRAY(SELECT a.attname::text FROM pg_attribute AS a WHERE a.attrelid = TG_RELID
                             AND a.attnum > 0 AND NOT a.attisdropped AND a.attname::text <> ALL (cols));
+  text_digest text[] := '{{}}';
 BEGIN
   IF cardinality(digest) > 0 THEN
     drop_cols := drop_cols || digest;
+    text_digest := ARRAY(SELECT a.attname::text FROM pg_attribute AS a WHERE a.attrelid = TG_RELID
+                         AND a.attname::text = ANY (digest) AND a.atttypid <> 'bytea'::regtype);
   ELSE
     digest := NULL;
   END IF;
@@ -170,6 +175,14 @@ def create_audit_trail(op) -> None:
     metadata.create_all(op.get_bind())
     for statement in FUNCTIONS.strip().split(";\n\n"):  # one statement per call (prepared statements)
         op.execute(statement)
+
+
+def create_audit_trail_capturing(op, captured: dict[str, tuple[str, str, tuple[str, ...]]]) -> None:
+    """A service's audit migration: the trail, and `capture` on each table of `captured`
+    (table: key columns, worker column or '', columns whose before/after the trail keeps)."""
+    create_audit_trail(op)
+    for name, (key, worker, columns) in captured.items():
+        capture(op, name, key=key, worker=worker, columns=columns)
 
 
 def capture(op, table: str, *, key: str = "id", worker: str = "", columns: tuple[str, ...] = (),

@@ -143,6 +143,9 @@ MATRIX = {
     "GET /.well-known/jwks.json": E("200 200 200 200 200 200"),
     "POST /auth/users": E("422 403 403 403 403 403", body=EMPTY),
     "POST /auth/clients": E("422 403 403 403 403 403", body=EMPTY),
+    # the gateway's own audit trail (users, clients, keys, sessions, sign-in throttling): as every service's
+    "GET /auth/audit": E("200 200 404 404 404 404"),
+    "GET /auth/audit/verify": E("200 200 404 404 404 404"),
     # registry: stations and organizations are a directory; the bureau keeps it
     "GET /registry/healthz": E("200 200 200 200 200 200"),
     "GET /registry/readyz": E("200 200 200 200 200 200"),

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import uuid
 from collections.abc import AsyncIterator
 
+import httpx
 import uvicorn
 
 from devstack.embedded import free_port
@@ -52,3 +54,15 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+async def password_token(gw, username: str, password: str) -> httpx.Response:
+    return await gw.post("/auth/token", data={"grant_type": "password", "username": username, "password": password})
+
+
+async def new_user(gw, admin_headers, *roles: str, **extra) -> tuple[str, str, dict]:
+    username, password = f"u{uuid.uuid4().hex[:8]}", "a long passphrase 123"
+    response = await gw.post("/auth/users", headers=admin_headers, json={
+        "username": username, "password": password, "roles": list(roles), **extra})
+    assert response.status_code == 201, response.text
+    return username, password, response.json()

@@ -24,7 +24,7 @@ from services.gateway.identity.service import create_admin_in_database
 from services.gateway.settings import GatewaySettings
 from shared.auth import JwksVerifier
 from shared.errors import Unauthorized
-from tests.gateway.conftest import ADMIN
+from tests.gateway.conftest import ADMIN, new_user, password_token
 from tests.support import assert_problem, fresh_database, running_app
 
 LEAKS = ("hash", "argon", "traceback", "exception", "sqlalchemy", "private", "secret_hash", 'file "')
@@ -47,10 +47,6 @@ async def gw(pg):
         yield client
 
 
-async def password_token(gw, username: str, password: str) -> httpx.Response:
-    return await gw.post("/auth/token", data={"grant_type": "password", "username": username, "password": password})
-
-
 @pytest.fixture(scope="module")
 async def admin_headers(gw) -> dict:
     response = await password_token(gw, *ADMIN)
@@ -61,14 +57,6 @@ async def admin_headers(gw) -> dict:
 async def verifier_for(gw) -> JwksVerifier:
     jwks = (await gw.get("/.well-known/jwks.json")).json()
     return JwksVerifier(issuer="socialwork-gateway", audience="socialwork", jwks_json=json.dumps(jwks))
-
-
-async def new_user(gw, admin_headers, *roles: str, **extra) -> tuple[str, str, dict]:
-    username, password = f"u{uuid.uuid4().hex[:8]}", "a long passphrase 123"
-    response = await gw.post("/auth/users", headers=admin_headers, json={
-        "username": username, "password": password, "roles": list(roles), **extra})
-    assert response.status_code == 201, response.text
-    return username, password, response.json()
 
 
 # --- grants -------------------------------------------------------------------------------------------

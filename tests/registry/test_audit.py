@@ -9,8 +9,6 @@ import uuid
 
 import asyncpg
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 from typer.testing import CliRunner
 
 from devstack import cli
@@ -19,17 +17,8 @@ from services.registry.settings import RegistrySettings
 from shared import audit
 from shared.db import make_sessionmaker
 from tests.registry.conftest import new_id_number
-from tests.support import fresh_database, running_app
-
-
-async def rows(url: str, where: str = "true", **params) -> list[dict]:
-    engine = create_async_engine(url)
-    try:
-        async with engine.connect() as conn:
-            result = await conn.execute(text(f"SELECT * FROM audit_log WHERE {where} ORDER BY seq"), params)
-            return [dict(r._mapping) for r in result]
-    finally:
-        await engine.dispose()
+from tests.support import audit_rows as rows
+from tests.support import audit_verdict, fresh_database, running_app, tamper
 
 
 async def test_a_write_leaves_rows_with_actor_request_id_before_and_after(app_client, api, mint):
@@ -148,24 +137,10 @@ async def chain(pg, mint):
         yield client
 
 
-async def tamper(url: str, *statements: str) -> None:
-    """What someone with the database's superuser password can do: switch the guard triggers off and write."""
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
-    try:
-        async with conn.transaction():
-            await conn.execute("SET LOCAL session_replication_role = replica")
-            for statement in statements:
-                await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 async def broken_at(client, mint) -> tuple[dict | None, str]:
-    verdict = (await client.get("/v1/audit/verify", headers=mint.headers("auditor"))).json()
-    result = await asyncio.to_thread(CliRunner().invoke, cli.app, ["verify-audit", "registry"],
-                                     env={"REGISTRY_DATABASE_URL": client.database_url})
-    assert result.exit_code == (0 if verdict["ok"] else 1), result.output
-    return verdict["first_broken"], result.output
+    verdict, output = await audit_verdict(client, mint.headers("auditor"), service="registry",
+                                          database_url=client.database_url)
+    return verdict["first_broken"], output
 
 
 async def test_editing_deleting_or_swapping_rows_is_named_by_the_endpoint_and_the_cli(chain, mint):

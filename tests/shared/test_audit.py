@@ -23,6 +23,7 @@ NOT_CAPTURED = {
     "subsidy": {"certificates", "registrations", "service_months", "service_runs", "fact_changes",
                 "settled_workers"},
     "projects": set(),
+    "gateway": set(),  # users, clients, signing keys, sessions and sign-in throttling: all captured
 }
 
 

@@ -3,15 +3,13 @@ facts applied by the event consumer are not (they are audited where they were ma
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
-import asyncpg
 from sqlalchemy import text
-from typer.testing import CliRunner
 
-from devstack import cli
 from tests.subsidy.conftest import all_lines, approved, new_policy
+from tests.support import audit_verdict
+from tests.support import tamper as tamper_database
 
 
 async def trail(client, where: str, **params) -> list[dict]:
@@ -69,27 +67,16 @@ async def test_money_decisions_and_exports_are_in_the_trail(client, events, mint
     assert verdict.json()["ok"] is True, verdict.json()
 
 
+def _url(client) -> str:
+    return client.app.state.engine.url.render_as_string(hide_password=False)
+
+
 async def tamper(client, *statements: str) -> None:
-    """What someone with the superuser password can do: switch the triggers off (no trail row) and write."""
-    url = client.app.state.engine.url.render_as_string(hide_password=False)
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
-    try:
-        async with conn.transaction():
-            await conn.execute("SET LOCAL session_replication_role = replica")
-            for statement in statements:
-                await conn.execute(statement)
-    finally:
-        await conn.close()
+    await tamper_database(_url(client), *statements)
 
 
 async def verdicts(client, mint) -> tuple[dict, str]:
-    """The endpoint's verdict and the CLI's output (its exit code agreeing)."""
-    verdict = (await client.get("/v1/audit/verify", headers=mint.headers("auditor"))).json()
-    url = client.app.state.engine.url.render_as_string(hide_password=False)
-    result = await asyncio.to_thread(CliRunner().invoke, cli.app, ["verify-audit", "subsidy"],
-                                     env={"SUBSIDY_DATABASE_URL": url})
-    assert result.exit_code == (0 if verdict["ok"] else 1), result.output
-    return verdict, result.output
+    return await audit_verdict(client, mint.headers("auditor"), service="subsidy", database_url=_url(client))
 
 
 async def test_a_ledger_line_edited_or_deleted_after_the_batch_is_named(client, events, mint):

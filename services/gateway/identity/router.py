@@ -12,6 +12,7 @@ from fastapi import APIRouter, Form, Request, Response, status
 from services.gateway.identity import service
 from services.gateway.identity.schemas import ClientCreate, ClientCreated, TokenResponse, UserCreate, UserRead
 from services.gateway.identity.service import OAuthError
+from shared import audit
 from shared.auth import CurrentPrincipal, Role, allow
 from shared.db import SessionDep
 
@@ -47,6 +48,9 @@ async def issue_token(
 ) -> dict:
     """OAuth2 token endpoint (RFC 6749): `password`, `refresh_token` and `client_credentials` grants."""
     state = request.app.state
+    # No one is known yet: the trail records what signing in writes (throttle counts, sessions) as anonymous,
+    # with this request's id and path; the account is the throttle row's key or the session's user.
+    audit.bind_request(None, request)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     common = {"session": session, "keyring": state.keyring, "settings": state.settings}

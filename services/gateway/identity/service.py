@@ -68,6 +68,7 @@ async def _count_attempt(throttle: Throttle | None, keys: dict) -> None:
     try:
         await throttle.attempt(keys)
     except Throttled as exc:
+        await throttle.hold_refusal(exc.retry_after)
         raise OAuthError("slow_down", f"too many failed sign-ins; retry in {exc.retry_after} s", status=429,
                          headers={"Retry-After": str(exc.retry_after)}) from None
 
@@ -119,10 +120,10 @@ async def create_client(*, session: AsyncSession, kind: str, client_id: str | No
 async def upsert_service_client(*, session: AsyncSession, client_id: str, secret: str) -> None:
     """A service's own client (role `service`) with a secret chosen by the deployment."""
     stmt = insert(Client).values(client_id=client_id, secret_hash=await hash_secret(secret), name=client_id,
-                                 kind="service", roles=["service"], scopes=[], disabled=False)
+                                 kind="service", roles=[Role.SERVICE], scopes=[], disabled=False)
     await session.execute(stmt.on_conflict_do_update(
         index_elements=[Client.client_id],
-        set_={"secret_hash": stmt.excluded.secret_hash, "roles": ["service"], "disabled": False}))
+        set_={"secret_hash": stmt.excluded.secret_hash, "roles": [Role.SERVICE], "disabled": False}))
 
 
 async def create_admin(*, session: AsyncSession, username: str, password: str) -> User:

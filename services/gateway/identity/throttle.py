@@ -12,6 +12,8 @@ on success, shared by the gateway processes through the PostgreSQL they already 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 import random
 import time
@@ -53,7 +55,14 @@ class Throttle:
         self.max_delay = settings.login_max_delay_seconds
         self.lock_seconds = settings.login_lock_seconds
         self.window = timedelta(seconds=settings.login_failure_window_seconds)
+        self.refusal_delay = settings.login_refusal_delay_seconds
         self._memo: dict[str, float] = {}  # key -> time.monotonic() until which it is known to be blocked
+        self._queues: dict[str, list] = {}  # key -> [asyncio.Lock, attempts using it]: one at a time per key
+
+    async def hold_refusal(self, retry_after: int) -> None:
+        """Before a refusal is answered (outside any transaction: nothing is held but the caller's connection)."""
+        if self.refusal_delay > 0:
+            await asyncio.sleep(min(self.refusal_delay, retry_after))
 
     def wait_after(self, failures: int, limits: Limits) -> float:
         """Seconds the next attempt waits after `failures` failures in a row."""
@@ -73,10 +82,38 @@ class Throttle:
         """Count an attempt for every key, or raise Throttled (nothing counted) if one of them must wait."""
         if not self.enabled:
             return
+        self._refuse_if_known(keys)
+        # Attempts on one key in this process go one at a time here, not on the row lock below: a crowd of
+        # guesses on one account then waits without holding database connections (which a person signing in
+        # meanwhile needs), and all but the first are refused from the memo once the first has been refused.
+        async with contextlib.AsyncExitStack() as stack:
+            for key in sorted(keys):  # always in the same order: no deadlock between two attempts
+                await stack.enter_async_context(self._one_at_a_time(key))
+            self._refuse_if_known(keys)
+            await self._count(keys)
+
+    def _refuse_if_known(self, keys: dict[str, Limits]) -> None:
         clock = time.monotonic()
         memo = max((self._memo.get(k, 0.0) for k in keys), default=0.0)
         if memo > clock:
             raise Throttled(max(1, math.ceil(memo - clock)))
+
+    @contextlib.asynccontextmanager
+    async def _one_at_a_time(self, key: str):
+        entry = self._queues.get(key)
+        if entry is None:
+            entry = self._queues[key] = [asyncio.Lock(), 0]
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._queues[key]
+
+    async def _count(self, keys: dict[str, Limits]) -> None:
+        clock = time.monotonic()
         now = datetime.now(UTC)
         async with self.sessionmaker() as session, session.begin():
             await session.execute(insert(LoginThrottle).values([{"key": k, "failures": 0} for k in sorted(keys)])
@@ -86,8 +123,9 @@ class Throttle:
             waits = {r.key: (r.blocked_until - now).total_seconds() for r in rows
                      if r.blocked_until is not None and r.blocked_until > now}
             if waits:
+                learned = time.monotonic()  # remembered from now: the check itself may have waited a while
                 for key, wait in waits.items():
-                    self._remember(key, clock + min(wait, _MEMO_SECONDS))
+                    self._remember(key, learned + min(wait - (learned - clock), _MEMO_SECONDS))
                 raise Throttled(max(1, math.ceil(max(waits.values()))))
             for row in rows:
                 recent = row.last_failure_at is not None and now - row.last_failure_at < self.window

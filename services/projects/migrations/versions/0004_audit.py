@@ -6,7 +6,7 @@ Revises: 0003_access_awaiting_bureau
 
 from alembic import op
 
-from shared.audit.schema import capture, create_audit_trail, drop_audit_trail
+from shared.audit.schema import create_audit_trail_capturing, drop_audit_trail
 
 revision = "0004_audit"
 down_revision = "0003_access_awaiting_bureau"
@@ -25,9 +25,7 @@ CAPTURED = {
 
 
 def upgrade() -> None:
-    create_audit_trail(op)
-    for table, (key, worker, columns) in CAPTURED.items():
-        capture(op, table, key=key, worker=worker, columns=columns)
+    create_audit_trail_capturing(op, CAPTURED)
 
 
 def downgrade() -> None:

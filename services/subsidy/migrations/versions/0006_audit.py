@@ -11,7 +11,7 @@ Revises: 0005_ledger_settlement
 
 from alembic import op
 
-from shared.audit.schema import capture, create_audit_trail, drop_audit_trail
+from shared.audit.schema import create_audit_trail_capturing, drop_audit_trail
 
 revision = "0006_audit"
 down_revision = "0005_ledger_settlement"
@@ -43,9 +43,7 @@ CAPTURED = {
 
 
 def upgrade() -> None:
-    create_audit_trail(op)
-    for table, (key, worker, columns) in CAPTURED.items():
-        capture(op, table, key=key, worker=worker, columns=columns)
+    create_audit_trail_capturing(op, CAPTURED)
 
 
 def downgrade() -> None:
