@@ -474,8 +474,8 @@ async def test_the_list_of_batches_pages_filters_and_says_where_each_is(client, 
     async def listed(headers, **params) -> list[dict]:
         items, cursor = [], None
         while True:
-            page = await client.get("/v1/disbursements", headers=headers,
-                                    params={"policy": policy, "limit": 1, **params, **({"cursor": cursor} if cursor else {})})
+            query = {"policy": policy, "limit": 1, **params, **({"cursor": cursor} if cursor else {})}
+            page = await client.get("/v1/disbursements", headers=headers, params=query)
             assert page.status_code == 200, page.text
             items += page.json()["items"]
             cursor = page.json()["next_cursor"]
