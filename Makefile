@@ -24,7 +24,7 @@ bench: $(STAMP)
 	$(PY) bench/summary.py
 
 # Every benchmark (several minutes more): the event path, import, disbursement, a list page, gateway, load,
-# audit trail.
+# audit trail, the console dashboard's calls with 100,000 workers.
 bench-all: bench
 	$(PY) bench/import.py
 	$(PY) bench/disbursement.py
@@ -32,6 +32,7 @@ bench-all: bench
 	$(PY) bench/gateway.py
 	$(PY) bench/load.py
 	$(PY) bench/audit.py
+	$(PY) bench/dashboard.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

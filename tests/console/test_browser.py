@@ -21,7 +21,7 @@ from shared.validators import id_number_check_char
 
 POLICY = "otog-talent-subsidy"
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hr-export-sample.csv"
-ADMIN_PAGES = {"dashboard", "workers", "import", "review", "disbursements", "station"}
+ADMIN_PAGES = {"dashboard", "workers", "import", "review", "disbursements", "station", "webhooks"}
 
 
 def this_month() -> str:
@@ -42,8 +42,8 @@ def me(api: Api) -> str:
 def test_each_demo_role_signs_in_to_its_pages_and_out(console, stack):
     expected = {
         "admin": ("dashboard", ADMIN_PAGES),
-        "auditor1": ("dashboard", {"dashboard", "workers", "review", "disbursements"}),
-        "manager1": ("station", {"dashboard", "workers", "import", "review", "station"}),
+        "auditor1": ("dashboard", {"dashboard", "workers", "review", "disbursements", "webhooks"}),
+        "manager1": ("station", {"dashboard", "workers", "import", "review", "disbursements", "station"}),
         "worker1": ("me", {"me"}),
     }
     for username, (landing, pages) in expected.items():
@@ -79,20 +79,28 @@ def test_the_dashboard_draws_its_charts_from_aggregates_only(console, stack):
     levels = [holders["by_level"][k] for k in ("assistant", "intermediate", "senior")]
     assert console.text("#holders-equation") == f"{holders['total']} = " + " + ".join(str(n) for n in levels if n)
     assert f"{summary['people']} 人" in console.text("#kpi-paid")
-    for canvas in ("chart-holders-level", "chart-paid-month", "chart-paid-station", "chart-projects", "chart-calls"):
+    for canvas in ("chart-holders-level", "chart-holders-year", "chart-holders-station", "chart-paid-month",
+                   "chart-paid-station", "chart-projects", "chart-calls"):
         chart = console.chart(canvas)
         assert chart["datasets"] >= 1 and any(chart["values"]), (canvas, chart)
         assert chart["painted"] > 2000, (canvas, chart)  # drawn, not a blank canvas
     assert console.chart("chart-holders-level")["values"] == levels
+    assert console.chart("chart-holders-year")["values"] == [y["total"] for y in holders["by_year"]]
+    assert sum(console.chart("chart-holders-station")["values"]) == sum(s["total"] for s in holders["by_station"])
     calls = console.js("return performance.getEntriesByType('resource').map(e => new URL(e.name).pathname)")
     assert not [c for c in calls if c.startswith("/registry/v1/workers")], calls  # never a walk over the workers
     print(f"\ndashboard ready {seconds:.2f} s after navigation, {len(calls)} API calls")
     console.screenshot("dashboard")
 
+    # the English switch: labels, numbers and charts in English, kept across a reload (and the next sign-in)
     console.find("#lang-switch").click()
     console.wait_ready("dashboard")
     assert console.text("main h1") == "Dashboard" and console.js("return document.documentElement.lang") == "en"
     assert f"{summary['people']} people" in console.text("#kpi-paid")
+    console.driver.refresh()
+    console.wait_ready("dashboard")
+    assert console.text("main h1") == "Dashboard" and console.text("#nav-review") == "Review"
+    assert console.chart("chart-holders-level")["values"] == levels
     console.screenshot("dashboard-en")
     console.find("#lang-switch").click()
     console.wait_ready("dashboard")
@@ -175,6 +183,13 @@ def test_the_bureau_approves_and_rejects_with_the_maker_checker_rule_visible(con
         manager.post("/subsidy/v1/applications", {"worker_id": others[2], "policy": POLICY})["id"]
     to_reject = manager.post("/subsidy/v1/applications", {"worker_id": others[0], "policy": POLICY})["id"]
     own = admin.post("/subsidy/v1/applications", {"worker_id": others[1], "policy": POLICY})["id"]
+    # two changes of bank account a station manager asked for: the bureau confirms one and rejects the other
+    changes = []
+    for worker in manager.all("/registry/v1/workers")[:2]:
+        changes.append(manager.post(f"/registry/v1/workers/{worker['id']}/bank-accounts", {
+            "bank_name": "中国农业银行鄂托克旗支行", "account_number": f"622848{random.randrange(10**13):013d}",
+            "holder_name": worker["name"]}))
+    assert {c["status"] for c in changes} == {"pending"}
 
     console.login("admin")
     console.goto("review", "review")
@@ -185,7 +200,18 @@ def test_the_bureau_approves_and_rejects_with_the_maker_checker_rule_visible(con
     console.find(f'tr[data-id="{to_reject}"] .reject-reason').send_keys("缺少在岗证明")
     console.find(f'tr[data-id="{to_reject}"] .reject').click()
     console.wait(lambda d: "已驳回" in console.text(f'tr[data-id="{to_reject}"]'))
+    confirm, refuse = (f'#bank-account-changes-table tr[data-id="{c["id"]}"]' for c in changes)
+    assert "****" in console.text(confirm)  # the account masked, as the API shows it
+    console.find(f"{confirm} .approve").click()
+    console.wait(lambda d: "已确认" in console.text(confirm))
+    console.find(f"{refuse} .reject-reason").send_keys("户名与身份证不符")
+    console.find(f"{refuse} .reject").click()
+    console.wait(lambda d: "已驳回" in console.text(refuse))
     console.screenshot("review")
+    accounts = {a["id"]: a for c in changes
+                for a in admin.get(f"/registry/v1/workers/{c['worker_id']}/bank-accounts")["items"]}
+    assert (accounts[changes[0]["id"]]["status"], accounts[changes[1]["id"]]["status"]) == ("verified", "rejected")
+    assert accounts[changes[1]["id"]]["decision_reason"] == "户名与身份证不符"
 
     approved = admin.get(f"/subsidy/v1/applications/{to_approve}")
     assert approved["status"] == "approved" and approved["reviewed_by"] == console.session()["claims"]["sub"]
@@ -225,11 +251,33 @@ def test_the_bureau_creates_the_months_batch_and_exports_it(console, stack):
     # must show what the API says either way.
     assert console.text("#batch-lines").endswith(str(batch["line_count"]))
     assert len(console.all("#lines-table tbody tr")) >= batch["line_count"]  # plus any recovery lines
+    listed = {b["id"]: b for b in admin.all("/subsidy/v1/disbursements")}
+    rows = console.all("#batches-table tbody tr")
+    assert len(rows) == len(listed) and batch["id"] in listed  # every batch, this one (open, not a link) too
+    assert rows[0].text.startswith(max(listed.values(), key=lambda b: b["created_at"])["month"])  # newest first
+    links = [a.get_attribute("href").rsplit("/", 1)[-1] for a in console.all("#batches-table tbody a")]
+    assert batch["id"] not in links and set(links) <= set(listed)
     console.screenshot("disbursement")
     console.find("#export-xlsx").click()
     file = console.downloads / f"disbursement-{month}.xlsx"
     console.wait(lambda d: file.exists() and file.stat().st_size > 0)
     assert file.read_bytes()[:2] == b"PK"  # a zip: an XLSX workbook
+
+    # webhooks: subscribed with the secret shown once, listed, disabled (nothing is sent to it)
+    console.goto("webhooks", "webhooks")
+    url = f"http://127.0.0.1:9/hooks/{uuid.uuid4().hex[:8]}"
+    console.find("#webhook-url").send_keys(url)
+    console.find("#webhook-description").send_keys("人社系统")
+    console.find("#webhook-create").click()
+    assert console.find("#webhook-secret").text.startswith("whsec_")
+    hook = next(w for w in admin.all("/subsidy/v1/webhooks") if w["url"] == url)
+    row = f'#webhooks-table tr[data-id="{hook["id"]}"]'
+    console.find(f"{row} .disable-webhook").click()
+    console.wait(lambda d: "已停用" in console.text(row))
+    assert not next(w for w in admin.all("/subsidy/v1/webhooks") if w["url"] == url)["active"]
+    console.find(f"{row} .show-deliveries").click()
+    console.find("#deliveries .empty")
+    console.screenshot("webhooks")
 
 
 def test_a_station_manager_enters_confirms_and_amends_the_month(console, stack):

@@ -1,5 +1,6 @@
 """Issue 17's payment cycle in the console: the batch's creator publishes the notice and sees the maker-checker
-rule on the approve button, an objection is raised on the notice and dismissed, a second bureau_admin approves
+rule on the approve button, a station manager objects on the notice and a worker from the phone, the bureau
+dismisses both, a second bureau_admin approves
 and releases, downloads the bank file and uploads the bank's answer (2 paid, 1 failed, 1 row that matches
 nothing); the failed worker sees on the phone what they were told, with the bank's reason.
 
@@ -80,16 +81,50 @@ def test_the_bank_payment_cycle_in_the_console(console, stack, batch, tmp_path):
     assert not console.find("#cycle-approve").is_enabled()
     assert "另一名民政局管理员" in console.text("#maker-checker")
 
-    # an objection on the third worker's line, dismissed by the bureau: the transfer goes ahead
+    console.screenshot("cycle-notice-creator")
+
+    # objections from the two other places the API takes them: the third worker's station manager on the batch's
+    # page (their workers' part of the notice), the second worker on the phone page; the bureau dismisses both
     line = next(i["line_id"] for i in admin.get(f"{url}/notice")["items"] if i["worker_id"] == batch["workers"][2])
+    manager = next(m for m in (f"manager{n}" for n in range(1, 7)) if stack.api(m).get(
+        f"/subsidy/v1/workers/{batch['workers'][2]}/payments", expect=(200, 404)).get("items") is not None)
+    console.login(manager, fresh=True)
+    console.goto(route, "disbursements")
+    theirs = stack.api(manager).get(f"{url}/notice")["items"]  # their workers' part of the notice, masked
+    assert {r.get_attribute("data-id") for r in console.all("#notice-table tbody tr")} == {
+        f"line-{i['line_id']}" for i in theirs}
+    assert not console.all("#cycle-approve") and not console.all("#bank-files")
     console.find(f'#notice-table tr[data-id="line-{line}"] .objection-reason').send_keys("金额有误")
     console.find(f'#notice-table tr[data-id="line-{line}"] .object').click()
     console.wait(lambda d: "金额有误" in console.text("#objections-table"))
-    assert console.text("#cycle-open-objections").endswith("1")
-    console.find("#objections-table .decision-reason").send_keys("已核实无误")
-    console.find("#objections-table .dismiss").click()
-    console.wait(lambda d: not console.all("#objections-table .dismiss"))
-    assert "不成立 已核实无误" in console.text("#objections-table")
+    assert not console.all("#objections-table .dismiss")  # the bureau decides
+    console.screenshot("cycle-notice-manager")
+
+    console.phone(True)
+    try:
+        console.login(WORKER[0], fresh=True)
+        box = console.find(f'.objection[data-batch="{batch["id"]}"]')
+        assert "2026-10" in box.text
+        box.find_element("css selector", ".objection-reason").send_keys("我本月未在岗")
+        box.find_element("css selector", ".object").click()
+        console.wait(lambda d: "暂缓转账" in console.text(f'.objection[data-batch="{batch["id"]}"]'))
+        assert console.js("return document.documentElement.scrollWidth") <= 375
+        console.screenshot("me-phone-objection", full=False)
+    finally:
+        console.phone(False)
+
+    console.login("admin", fresh=True)
+    console.goto(route, "disbursements")
+    raised = {o["reason"]: o for o in admin.all(f"{url}/objections")}
+    assert (raised["金额有误"]["worker_id"], raised["我本月未在岗"]["worker_id"]) == (
+        batch["workers"][2], batch["workers"][1])
+    assert console.text("#cycle-open-objections").endswith("2")
+    for objection in raised.values():
+        row = f'#objections-table tr[data-id="{objection["id"]}"]'
+        console.find(f"{row} .decision-reason").send_keys("已核实无误")
+        console.find(f"{row} .dismiss").click()
+        console.wait(lambda d, row=row: not console.all(f"{row} .dismiss"))
+    assert console.text("#objections-table").count("不成立 已核实无误") == 2
     assert console.text("#cycle-open-objections").endswith("0")
     console.screenshot("cycle-notice")
 

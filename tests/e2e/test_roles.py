@@ -216,6 +216,7 @@ MATRIX = {
     "POST /subsidy/v1/applications/{application_id}/approve": E("404 403 403 403 403 403"),
     "POST /subsidy/v1/applications/{application_id}/reject": E("422 403 403 403 403 403", body=EMPTY),
     "POST /subsidy/v1/disbursements": E("200 403 403 403 403 403", body={"policy": POLICY, "month": "2025-06"}),
+    "GET /subsidy/v1/disbursements": E("200 200 200 200 403 403"),  # a social worker's list is empty
     "GET /subsidy/v1/disbursements/{disbursement_id}": E("200 200 200 404 403 403"),
     "GET /subsidy/v1/disbursements/{disbursement_id}/lines": E("200 200 200 404 403 403"),
     "GET /subsidy/v1/disbursements/{disbursement_id}/export": E("200 200 200 404 403 403", query={"format": "csv"}),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import event, text
@@ -192,23 +194,35 @@ async def test_organizations(app_client, api, mint):
 async def test_stats_counts_holders_once_at_highest_level(app_client, api, mint):
     s = await api.station()
     ws = [await api.worker(station_id=s["id"]) for _ in range(4)]
-    certs = [(0, "assistant"), (0, "intermediate"), (1, "assistant"), (2, "senior")]
+    certs = [(0, "assistant", "2021-01-01"), (0, "intermediate", "2021-03-01"), (1, "assistant", "2023-05-01"),
+             (2, "senior", "2021-01-01")]
     ids = {}
-    for i, (who, level) in enumerate(certs):
+    for i, (who, level, obtained) in enumerate(certs):
         r = await app_client.post(f"/v1/workers/{ws[who]['id']}/certificates", headers=api.admin, json={
-            "level": level, "certificate_no": f"ST-{i}", "obtained_on": "2021-01-01"})
+            "level": level, "certificate_no": f"ST-{i}", "obtained_on": obtained})
         ids[i] = r.json()["id"]
     await app_client.post(f"/v1/workers/{ws[2]['id']}/certificates/{ids[3]}/revoke", headers=api.admin,
                           json={"revoked_on": "2022-01-01", "reason": "违规"})
     manager = mint.headers("station_manager", station_ids=[s["id"]])
     r = await app_client.get("/v1/stats", headers=manager)
+    this_year = datetime.now(ZoneInfo("Asia/Shanghai")).year
+    levels = {"assistant": 1, "intermediate": 1, "senior": 0}
+    # at each year's end: ws0 and ws2 from 2021, ws2 no more from 2022 (revoked), ws1 from 2023
+    years = [{"year": 2021, "total": 2}, {"year": 2022, "total": 1}] + [
+        {"year": y, "total": 2} for y in range(2023, this_year + 1)]
     assert r.json() == {"workers": 4, "stations": 1, "certificate_holders": {
-        "total": 2, "by_level": {"assistant": 1, "intermediate": 1, "senior": 0}}}
+        "total": 2, "by_level": levels, "by_station": [{"station_id": s["id"], "total": 2, "by_level": levels}],
+        "by_year": years}}
     me = mint.headers("social_worker", worker_id=ws[0]["id"])
-    assert (await app_client.get("/v1/stats", headers=me)).json()["certificate_holders"]["by_level"][
-        "intermediate"] == 1
+    mine = (await app_client.get("/v1/stats", headers=me)).json()["certificate_holders"]
+    assert mine["by_level"]["intermediate"] == 1 and mine["by_station"] == [
+        {"station_id": s["id"], "total": 1, "by_level": {"assistant": 0, "intermediate": 1, "senior": 0}}]
+    assert mine["by_year"][0] == {"year": 2021, "total": 1}
     everything = (await app_client.get("/v1/stats", headers=mint.headers("auditor"))).json()
     assert everything["workers"] >= 4 and everything["stations"] > 1
+    holders = everything["certificate_holders"]
+    assert {"station_id": s["id"], "total": 2, "by_level": levels} in holders["by_station"]
+    assert holders["by_year"][-1]["year"] == this_year
 
 
 async def test_id_numbers_and_phones_never_logged(app_client, api, mint, caplog):

@@ -454,3 +454,48 @@ async def test_a_page_of_lines_or_transfers_reads_the_page_not_the_batch(client,
             assert_problem(await client.get(f"/v1/disbursements/{uuid.uuid4()}/{path}", headers=admin), 404)
     finally:
         event.remove(engine, "before_cursor_execute", count)
+
+
+async def test_the_list_of_batches_pages_filters_and_says_where_each_is(client, events, mint, admin):
+    policy = await new_policy(client)
+    worker = uuid.uuid4()
+    await events.worked_example(worker)
+    await approved(client, mint, worker, policy)
+    january = await batch(client, admin, policy, "2024-01")
+    february = await batch(client, admin, policy, "2024-02")
+    assert (await client.put(f"/v1/policies/{policy}/payment-terms", json={"notice_working_days": 0},
+                             headers=admin)).status_code == 200
+    client.app.state.today = lambda: date(2026, 11, 30)
+    try:
+        assert (await client.post(f"/v1/disbursements/{february['id']}/publish", headers=admin)).status_code == 200
+    finally:
+        client.app.state.today = None
+
+    async def listed(headers, **params) -> list[dict]:
+        items, cursor = [], None
+        while True:
+            query = {"policy": policy, "limit": 1, **params, **({"cursor": cursor} if cursor else {})}
+            page = await client.get("/v1/disbursements", headers=headers, params=query)
+            assert page.status_code == 200, page.text
+            items += page.json()["items"]
+            cursor = page.json()["next_cursor"]
+            if not cursor:
+                return items
+
+    mine = await listed(admin)  # one batch a page: the cursor walks them, oldest first
+    assert [(b["id"], b["month"], b["status"]) for b in mine] == [
+        (january["id"], "2024-01", "draft"), (february["id"], "2024-02", "on_notice")]
+    assert (mine[0]["line_count"], mine[0]["total_fen"], mine[0]["policy"]) == (2, 60000, policy)
+    assert [b["id"] for b in await listed(admin, month="2024-02")] == [february["id"]]
+    # whoever may open a batch sees it listed; a social worker opens none (404 by id) and lists none
+    for role in ("auditor", "station_manager"):
+        assert [b["id"] for b in await listed(mint.headers(role, station_ids=[STATION]))] == [
+            january["id"], february["id"]]
+    assert await listed(mint.headers("social_worker", worker_id=worker)) == []
+    unfiltered = await client.get("/v1/disbursements", headers=admin, params={"limit": 500})
+    assert {january["id"], february["id"]} <= {b["id"] for b in unfiltered.json()["items"]}
+    assert_problem(await client.get("/v1/disbursements", headers=admin, params={"month": "2024-13"}), 422,
+                   field="month")
+    assert_problem(await client.get("/v1/disbursements", headers=admin, params={"cursor": "nonsense"}), 422,
+                   field="cursor")
+    assert_problem(await client.get("/v1/disbursements", headers=mint.headers("hr_system")), 403)

@@ -9,13 +9,14 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from services.subsidy.access import ensure_readable
 from services.subsidy.ledger import awards, receivables, service
-from services.subsidy.ledger.models import Award, DisbursementWorker, LedgerLine, WriteOff
+from services.subsidy.ledger.models import Award, Disbursement, DisbursementWorker, LedgerLine, WriteOff
 from services.subsidy.ledger.schemas import (
     AwardCreate,
     AwardDecision,
     AwardRead,
     AwardTypeRead,
     DisbursementCreate,
+    DisbursementListItem,
     DisbursementRead,
     DisbursementWorkerRead,
     LineMark,
@@ -31,6 +32,7 @@ from shared import audit
 from shared.auth import CurrentPrincipal, Role, allow
 from shared.db import SessionDep
 from shared.pagination import Page, PageParams, page_params, paginate
+from shared.validators import MONTH_PATTERN
 
 router = APIRouter(tags=["disbursements"])
 Params = Annotated[PageParams, Depends(page_params)]
@@ -51,6 +53,19 @@ async def create_disbursement(body: DisbursementCreate, session: SessionDep, pri
     if not created:
         response.status_code = 200
     return batch
+
+
+@router.get("/v1/disbursements", response_model=Page[DisbursementListItem])
+async def list_disbursements(
+    session: SessionDep, principal: CurrentPrincipal, params: Params,
+    policy: Annotated[str | None, Query(max_length=100, description="only this policy's batches")] = None,
+    month: Annotated[str | None, Query(pattern=MONTH_PATTERN, description="only this month's (YYYY-MM)")] = None,
+):
+    """The batches, oldest first: each with its state in the payment cycle and its figures as created. Whoever
+    may open a batch sees it listed (the bureau, auditors, station managers); anyone else gets an empty list."""
+    stmt = service.batches(principal, policy_code=policy, month=month)
+    items, cursor = await paginate(session, stmt, params, keys=[Disbursement.created_at, Disbursement.id])
+    return {"items": items, "next_cursor": cursor}
 
 
 @router.get("/v1/disbursements/{disbursement_id}", response_model=DisbursementRead)

@@ -42,6 +42,21 @@ class DisbursementRead(BaseModel):
     created_at: datetime
 
 
+class DisbursementListItem(BaseModel):
+    """A batch in `GET /v1/disbursements`: `line_count` and `total_fen` as the batch was created (the batch's own
+    page, `GET /v1/disbursements/{id}`, has the live figures) and where its payment cycle is."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: uuid.UUID
+    policy: str = Field(validation_alias="policy_code")
+    month: str
+    status: Literal["draft", "on_notice", "approved", "released", "settled"]
+    line_count: int
+    total_fen: int
+    created_by: str
+    created_at: datetime
+
+
 class DisbursementWorkerRead(BaseModel):
     """One worker in one batch: new months, top-ups, awards, recoveries, set-off, the transfer, the receivable."""
 

@@ -18,7 +18,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
-from sqlalchemy import Select, and_, func, select, text, update
+from sqlalchemy import Select, and_, false, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -300,6 +300,23 @@ async def batch_read(session: AsyncSession, batch: Disbursement) -> dict:
 
 def _can_see_batches(principal: Principal) -> bool:
     return principal.reads_everything or principal.has_any(Role.STATION_MANAGER)
+
+
+def batches(principal: Principal, *, policy_code: str | None, month: str | None) -> Select:
+    """The batches a caller may open (bureau, auditor, station manager: every batch, as by id; anyone else none),
+    with the figures stored when each was created and the cycle's state (no cycle row: draft). One query per
+    page: the live figures of `get_batch` add up every line of the batch, so they stay on the batch's own page."""
+    stmt = (select(Disbursement.id, Disbursement.policy_code, Disbursement.month, Disbursement.line_count,
+                   Disbursement.total_fen, Disbursement.created_by, Disbursement.created_at,
+                   func.coalesce(PaymentCycle.status, "draft").label("status"))
+            .outerjoin(PaymentCycle, PaymentCycle.disbursement_id == Disbursement.id))
+    if not _can_see_batches(principal):
+        stmt = stmt.where(false())
+    if policy_code is not None:
+        stmt = stmt.where(Disbursement.policy_code == policy_code)
+    if month is not None:
+        stmt = stmt.where(Disbursement.month == month)
+    return stmt
 
 
 async def visible_batch(session: AsyncSession, principal: Principal, batch_id: uuid.UUID) -> Disbursement:

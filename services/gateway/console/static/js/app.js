@@ -13,6 +13,7 @@ import * as review from './pages/review.js';
 import * as disbursements from './pages/disbursements.js';
 import * as station from './pages/station.js';
 import * as me from './pages/me.js';
+import * as webhooks from './pages/webhooks.js';
 
 const ADMIN = 'bureau_admin';
 const AUDITOR = 'auditor';
@@ -25,8 +26,9 @@ const PAGES = {
   workers: { module: workers, roles: [ADMIN, AUDITOR, MANAGER], detail: worker },
   import: { module: importPage, roles: [ADMIN, MANAGER] },
   review: { module: review, roles: [ADMIN, AUDITOR, MANAGER] },
-  disbursements: { module: disbursements, roles: [ADMIN, AUDITOR] },
+  disbursements: { module: disbursements, roles: [ADMIN, AUDITOR, MANAGER] },
   station: { module: station, roles: [ADMIN, MANAGER] },
+  webhooks: { module: webhooks, roles: [ADMIN, AUDITOR] },
   me: { module: me, roles: [WORKER] },
 };
 

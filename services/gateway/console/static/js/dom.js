@@ -66,11 +66,6 @@ export function notice(text, kind = 'error') {
   return h('div', { class: `notice ${kind}`, role: kind === 'error' ? 'alert' : 'status' }, text);
 }
 
-// Says plainly that a part of a page waits for an endpoint the API does not offer yet.
-export function waiting(what) {
-  return h('p', { class: 'muted waiting' }, t('waitingFor', { what }));
-}
-
 export function field(label, input) {
   return h('label', { class: 'field' }, h('span', null, label), input);
 }

@@ -1,10 +1,10 @@
 // Bureau dashboard: aggregates only (stats and report endpoints, short lists of projects and calls);
-// nothing here walks the workers, so it answers as fast with 100,000 workers as with 100.
+// nothing here walks the workers, so it answers as fast with 100,000 workers as with 100 (bench/dashboard.py).
 
 import { get, all } from '../api.js';
 import { bar, doughnut } from '../charts.js';
 import { currentMonth, monthsBack, policyCode } from '../common.js';
-import { errorText, h, kpi, notice, section, waiting } from '../dom.js';
+import { errorText, h, kpi, notice, section } from '../dom.js';
 import { levelName, num, t, yuan } from '../i18n.js';
 
 const LEVELS = ['assistant', 'intermediate', 'senior'];
@@ -14,11 +14,27 @@ function holdersCard(stats) {
   const holders = stats.certificate_holders;
   const parts = LEVELS.filter((l) => holders.by_level[l]).map((l) => num(holders.by_level[l]));
   const equation = `${num(holders.total)} = ${parts.join(' + ') || '0'}`;
-  const byStation = holders.by_station || stats.by_station;
   return section(t('dash.holders'),
     h('p', { class: 'equation', id: 'holders-equation' }, equation),
-    doughnut('chart-holders-level', LEVELS.map(levelName), LEVELS.map((l) => holders.by_level[l] || 0)),
-    byStation ? null : waiting(t('dash.holdersByStationApi')));
+    doughnut('chart-holders-level', LEVELS.map(levelName), LEVELS.map((l) => holders.by_level[l] || 0)));
+}
+
+// Holders working at each station now, stacked by level (a holder at two stations counts at each).
+function holdersByStationCard(stats, stationName) {
+  const rows = stats.certificate_holders.by_station || [];
+  return section(t('dash.holdersByStation'), bar('chart-holders-station',
+    rows.map((r) => stationName[r.station_id] || r.station_id.slice(0, 8)),
+    LEVELS.map((l) => ({ label: levelName(l), data: rows.map((r) => r.by_level[l]), stack: 'l' })),
+    { chart: { indexAxis: 'y', scales: { x: { stacked: true, ticks: { precision: 0 } }, y: { stacked: true } } } },
+    { tall: rows.length > 8 }));
+}
+
+// Holders at the end of each year since the first certificate (this year: now).
+function holdersOverTimeCard(stats) {
+  const years = stats.certificate_holders.by_year || [];
+  return section(t('dash.holdersOverTime'), bar('chart-holders-year', years.map((y) => String(y.year)),
+    [{ label: t('dash.holdersTotal'), data: years.map((y) => y.total), type: 'line', borderColor: '#2f6fb0', fill: false }],
+    { chart: { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } } }));
 }
 
 export async function render(view) {
@@ -50,7 +66,8 @@ export async function render(view) {
 
   const grid = h('div', { class: 'grid' });
   view.append(grid);
-  grid.append(stats ? holdersCard(stats) : failed(0, t('dash.holders')));
+  if (stats) grid.append(holdersCard(stats), holdersOverTimeCard(stats), holdersByStationCard(stats, stationName));
+  else grid.append(failed(0, t('dash.holders')));
 
   if (summary) {
     const month = (m) => (summary.by_month || {})[m] || {};

@@ -1,9 +1,11 @@
-// Disbursements: the month's batch (created once, the same batch after), its lines, marking lines paid or
-// failed, the export for the bank, the open recoveries. #/disbursements/<id> reopens a batch.
+// Disbursements: the batches so far (GET /subsidy/v1/disbursements) and the month's batch (created once, the same
+// batch after), its lines, marking lines paid or failed, the export for the bank, the open recoveries.
+// #/disbursements/<id> opens a batch. A station manager sees the batches, their workers' lines and notice, and
+// raises objections for them; the bureau decides.
 
 import { all, download, get, post } from '../api.js';
 import { currentMonth, namesOf, policyCode } from '../common.js';
-import { act, badge, field, h, kpi, link, notice, section, table } from '../dom.js';
+import { act, badge, field, h, kpi, link, refreshPage, section, table } from '../dom.js';
 import { showCycle } from './cycle.js';
 import { receivablesSection } from './receivables.js';
 import { levelName, num, t, timeText, yuan } from '../i18n.js';
@@ -30,7 +32,7 @@ function lineActions(batch, line, isAdmin, redraw) {
   return h('span', { class: 'line-actions' }, paid, reason, failed, out);
 }
 
-async function showBatch(box, batch, isAdmin, claims) {
+async function showBatch(box, batch, isAdmin, claims, canObject) {
   const summaryBox = h('div');
   const cycleBox = h('div', { id: 'cycle' });
   const linesBox = h('div');
@@ -86,7 +88,7 @@ async function showBatch(box, batch, isAdmin, claims) {
   drawSummary(batch);
   box.replaceChildren(section(t('disb.batch', { month: batch.month }), summaryBox,
     h('div', { class: 'actions' }, exportButton('xlsx'), exportButton('csv')), out), cycleBox, transfersBox, linesBox);
-  await showCycle(cycleBox, batch.id, { isAdmin, claims, canObject: isAdmin }, async (cycle) => {
+  await showCycle(cycleBox, batch.id, { isAdmin, claims, canObject }, async (cycle) => {
     if (cycle.status === status) return;
     const first = status === null;
     status = cycle.status;
@@ -95,8 +97,23 @@ async function showBatch(box, batch, isAdmin, claims) {
   });
 }
 
+// Every batch, newest first (one a month and policy: a short list), each a link to its page.
+async function batchList(current) {
+  const batches = (await all('/subsidy/v1/disbursements')).reverse();
+  return section(t('disb.list'), table([
+    { label: t('month'), cell: (b) => (b.id === current ? h('strong', null, b.month) : link(['disbursements', b.id], b.month)) },
+    { label: t('policy'), cell: (b) => b.policy },
+    { label: t('status'), cell: (b) => badge(t(`cycle.${b.status}`), b.status === 'settled' ? 'ok' : b.status === 'draft' ? '' : 'wait') },
+    { label: t('disb.lines'), cell: (b) => num(b.line_count), class: 'num' },
+    { label: t('disb.total'), cell: (b) => yuan(b.total_fen), class: 'num' },
+    { label: t('disb.createdAt'), cell: (b) => timeText(b.created_at) },
+  ], batches, { id: 'batches-table', empty: t('disb.noBatches') }), h('p', { class: 'muted' }, t('disb.listHelp')));
+}
+
 export async function render(view, ctx) {
-  const isAdmin = ctx.claims.roles.includes('bureau_admin');
+  const roles = ctx.claims.roles;
+  const isAdmin = roles.includes('bureau_admin');
+  const canObject = isAdmin || roles.includes('station_manager');
   const policy = await policyCode();
   const month = h('input', { type: 'month', id: 'batch-month', value: currentMonth(), required: true });
   const button = h('button', { type: 'submit', id: 'batch-create' }, t('disb.create'));
@@ -109,14 +126,14 @@ export async function render(view, ctx) {
         event.preventDefault();
         act(button, out, async () => {
           const batch = await post('/subsidy/v1/disbursements', { policy, month: month.value });
-          history.replaceState(null, '', `#/disbursements/${enc(batch.id)}`);
-          await showBatch(box, batch, isAdmin, ctx.claims);
+          const target = `#/disbursements/${enc(batch.id)}`; // drawn again: the list shows the new batch too
+          if (location.hash === target) refreshPage();
+          else location.hash = target;
         });
       } }, field(t('month'), month), button), out));
   }
-  view.append(box);
-  if (ctx.id) await showBatch(box, await get(`/subsidy/v1/disbursements/${enc(ctx.id)}`), isAdmin, ctx.claims);
-  else if (!isAdmin) box.append(notice(t('disb.noList'), 'info'));
+  view.append(await batchList(ctx.id), box);
+  if (ctx.id) await showBatch(box, await get(`/subsidy/v1/disbursements/${enc(ctx.id)}`), isAdmin, ctx.claims, canObject);
 
   view.append(await receivablesSection({ isAdmin, claims: ctx.claims }));
   const recoveries = await get('/subsidy/v1/recoveries', { limit: 100 }).then((p) => p.items, () => null);

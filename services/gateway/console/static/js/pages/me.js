@@ -1,5 +1,5 @@
 // The social worker's own page, made for a phone (375 px): am I eligible and why, month by month,
-// my applications (apply from here), my payments.
+// my applications (apply from here), my payments, and an objection to a batch that lists me on notice.
 
 import { all, get, post } from '../api.js';
 import { currentMonth, policyCode } from '../common.js';
@@ -33,6 +33,34 @@ function notificationList(items) {
       h('div', { class: 'muted' }, timeText(n.created_at)))));
 }
 
+// Batches that put me on notice and have not paid or failed me yet, with my pending lines in each: the API takes
+// an objection on any of my lines of the batch (it holds my whole transfer). The worker cannot list objections
+// (a batch's pages are the bureau's and the stations'), so the answer is shown once, here.
+function objectionBoxes(notifications, payments) {
+  const events = new Map();
+  for (const n of notifications) events.set(n.disbursement_id, [...(events.get(n.disbursement_id) || []), n]);
+  return [...events.entries()].filter(([, ns]) => ns.some((n) => n.event === 'on_notice')
+    && !ns.some((n) => n.event === 'paid' || n.event === 'failed')).map(([batchId, ns]) => {
+    const lines = payments.filter((l) => l.disbursement_id === batchId && l.status === 'pending' && l.kind !== 'recovery');
+    if (!lines.length) return null;
+    const month = ns[0].month;
+    const out = h('div');
+    const reason = h('textarea', { class: 'objection-reason', rows: 2, maxlength: 2000, placeholder: t('me.objectionHint') });
+    const button = h('button', { type: 'button', class: 'wide object', onClick: () => {
+      if (!reason.value.trim()) { reason.focus(); return; }
+      act(button, out, async () => {
+        const objection = await post(`/subsidy/v1/disbursements/${enc(batchId)}/lines/${lines[0].id}/objection`,
+          { reason: reason.value.trim() });
+        box.replaceChildren(notice(t('me.objected', { month, at: timeText(objection.created_at) }), 'info'));
+      });
+    } }, t('me.object'));
+    const box = h('div', { class: 'objection', dataset: { batch: batchId } },
+      h('p', null, t('me.onNotice', { month, yuan: yuan(lines.reduce((sum, l) => sum + l.amount_fen, 0)) })),
+      reason, button, out);
+    return box;
+  }).filter(Boolean);
+}
+
 export async function render(view, ctx) {
   const workerId = ctx.claims.worker_id;
   if (!workerId) {
@@ -56,6 +84,7 @@ export async function render(view, ctx) {
     h('p', { class: 'muted' }, certs.filter((c) => c.status === 'valid').map((c) => levelName(c.level)).join(' · ')
       || t('me.noCertificate')),
     notifications.length ? section(t('me.notifications'), notificationList(notifications)) : null,
+    ...objectionBoxes(notifications, payments).map((box) => section(t('me.objection'), box)),
     section(t('me.eligibility'), eligibilitySummary(eligibility)),
     section(t('me.applications'), ...applyBox(apps, workerId, policy, eligibility.eligible)),
     section(t('me.payments'), statement ? h('p', null, t('statement.total', { due: yuan(statement.due_fen),

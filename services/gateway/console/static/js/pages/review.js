@@ -52,8 +52,9 @@ export async function render(view, ctx) {
       h('div', { class: 'filters' }, h('label', { class: 'field' }, h('span', null, t('status')), filter)),
       box, more, out));
   if (ctx.claims.roles.includes('bureau_admin') || ctx.claims.roles.includes('auditor')) {
-    const [c, e, a] = await Promise.all([claims(ctx), employments(ctx), awards(ctx)]);
+    const [c, e, a, b] = await Promise.all([claims(ctx), employments(ctx), awards(ctx), bankAccounts(ctx)]);
     view.append(
+      section(t('review.bankAccounts'), h('p', { class: 'muted' }, t('review.bankAccountsHelp')), b),
       section(t('review.claims'), h('p', { class: 'muted' }, t('review.claimsHelp')), c),
       section(t('review.employments'), h('p', { class: 'muted' }, t('review.employmentsHelp')), e),
       section(t('review.awards'), h('p', { class: 'muted' }, t('review.awardsHelp')), a));
@@ -168,5 +169,24 @@ function awards(ctx) {
     mine: (a) => a.recorded_by === ctx.claims.sub,
     done: (a) => a.status !== 'recorded',
     state: (a) => badge(t(`awardStatus.${a.status}`), a.status === 'approved' ? 'ok' : 'no'),
+  });
+}
+
+// A change of bank account recorded by a station, an HR system or the worker waits for a bureau_admin: confirmed,
+// it becomes the account the bank is paid to (the previous one superseded); rejected, nothing changes.
+function bankAccounts(ctx) {
+  return queue(ctx, {
+    id: 'bank-account-changes-table', list: '/registry/v1/bank-account-changes', needsReason: true,
+    columns: [
+      { label: t('bank.name'), cell: (b) => b.bank_name },
+      { label: t('cycle.account'), cell: (b) => b.account_number, class: 'mono' },
+      { label: t('bank.holder'), cell: (b) => b.holder_name },
+      { label: t('review.recordedAt'), cell: (b) => timeText(b.created_at) },
+    ],
+    approve: (b) => `/registry/v1/workers/${enc(b.worker_id)}/bank-accounts/${enc(b.id)}/confirm`,
+    reject: (b) => `/registry/v1/workers/${enc(b.worker_id)}/bank-accounts/${enc(b.id)}/reject`,
+    mine: () => false,
+    done: (b) => b.status !== 'pending',
+    state: (b) => badge(t(`bankAccount.${b.status}`), b.status === 'verified' ? 'ok' : 'no'),
   });
 }
