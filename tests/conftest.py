@@ -26,10 +26,37 @@ def pytest_configure(config):
         config._socialwork_basetemp = config.option.basetemp
 
 
+# Under `make test` the suite runs on two pytest-xdist workers (`-n 2 --dist loadgroup --no-loadscope-reorder`).
+# A group goes to one worker whole, so a session or module fixture is started once: every test on the demo stack
+# is one group, the fuzzer's stack another, every other file its own. Groups are handed out in the order below,
+# longest first (the demo group, then the fuzzer, then the stack-launching reliability files), so the two workers
+# end together instead of one waiting for the demo at the end.
+_LONG_FIRST = ("tests/fuzz/", "tests/reliability/", "tests/test_devstack.py", "tests/test_deploy.py")
+
+
+def _group(item) -> str:
+    path = item.nodeid.replace("\\", "/").split("::")[0]
+    if "demo_stack" in item.fixturenames or path.startswith(("tests/e2e/", "tests/security/", "tests/console/")):
+        return "demo"
+    if path.startswith("tests/fuzz/"):
+        return "fuzz"
+    return path
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session, config, items):
-    """The console's browser tests run last: they share the demo stack with the e2e and security tests, which
-    check the demo's figures as the demo left them, and the console changes data (applications, a batch)."""
-    items.sort(key=lambda item: "tests/console/" in item.nodeid.replace("\\", "/"))
+    """Each test gets its xdist group (see above), and the order the groups are handed out. Within the demo group
+    the console's browser tests run last: they share the demo stack with the e2e and security tests, which check
+    the demo's figures as the demo left them, and the console changes data (applications, a batch)."""
+    def rank(item):
+        path = item.nodeid.replace("\\", "/")
+        if _group(item) == "demo":
+            return (0, path.startswith("tests/console/"))
+        return (1 + next((i for i, prefix in enumerate(_LONG_FIRST) if path.startswith(prefix)), len(_LONG_FIRST)), 0)
+
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(_group(item)))
+    items.sort(key=rank)
 
 
 def pytest_sessionfinish(session, exitstatus):
