@@ -63,11 +63,15 @@ async def test_a_burst_above_the_limit_gets_429_with_retry_after(suite):
                 await client.get(f"{suite.gateway}/.well-known/jwks.json")
 
     drainers = [asyncio.create_task(drain()) for _ in range(CONCURRENCY // 2)]
+    proxied: list[httpx.Response] = []
+    started = time.monotonic()
     try:
-        proxied, elapsed = await _burst(f"{suite.gateway}/registry/v1/stations", headers, count=RATE_PER_SECOND)
+        while time.monotonic() - started < LIMIT_WINDOW and not any(r.status_code == 429 for r in proxied):
+            proxied += (await _burst(f"{suite.gateway}/registry/v1/stations", headers, count=RATE_PER_SECOND))[0]
     finally:
         done.set()
         await asyncio.gather(*drainers)
+    elapsed = time.monotonic() - started
     statuses = {r.status_code for r in proxied}
     assert statuses <= {200, 429}, statuses
     assert 429 in statuses, (len(proxied), elapsed)
