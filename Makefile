@@ -17,7 +17,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadscope --no-loadscope-reorder
 
 # The event path (a few minutes): consumer, outbox -> inbox, certificate -> eligibility latency; one summary table.
 bench: $(STAMP)

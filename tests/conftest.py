@@ -26,10 +26,48 @@ def pytest_configure(config):
         config._socialwork_basetemp = config.option.basetemp
 
 
+# Under `make test` the suite runs on two pytest-xdist workers (`-n 2 --dist loadscope --no-loadscope-reorder`,
+# with the scheduler below). A group goes to one worker whole, so a session or module fixture is started once:
+# every test on the demo stack is one group, the fuzzer's stack another, every other file its own. Groups are
+# handed out in the order the collection is sorted into, longest first (the demo group, then the fuzzer, then the
+# stack-launching reliability files), so the two workers end together instead of one waiting for the demo at the
+# end. (xdist's own `loadgroup` names groups by rewriting node ids, which pytest 9 no longer allows.)
+_DEMO = ("tests/e2e/", "tests/security/", "tests/console/")
+_LONG_FIRST = ("tests/fuzz/", "tests/reliability/", "tests/test_devstack.py", "tests/test_deploy.py")
+
+
+def _group(nodeid: str) -> str:
+    path = nodeid.replace("\\", "/").split("::")[0]
+    if path.startswith(_DEMO):
+        return "demo"
+    if path.startswith("tests/fuzz/"):
+        return "fuzz"
+    return path
+
+
+def _rank(nodeid: str) -> tuple[int, bool]:
+    path = nodeid.replace("\\", "/")
+    if _group(nodeid) == "demo":
+        return 0, path.startswith("tests/console/")
+    return 1 + next((i for i, prefix in enumerate(_LONG_FIRST) if path.startswith(prefix)), len(_LONG_FIRST)), False
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _group(nodeid)
+
+    return GroupScheduling(config, log)
+
+
 def pytest_collection_modifyitems(session, config, items):
-    """The console's browser tests run last: they share the demo stack with the e2e and security tests, which
-    check the demo's figures as the demo left them, and the console changes data (applications, a batch)."""
-    items.sort(key=lambda item: "tests/console/" in item.nodeid.replace("\\", "/"))
+    """The groups' order (see above). Within the demo group the console's browser tests run last: they share the
+    demo stack with the e2e and security tests, which check the demo's figures as the demo left them, and the
+    console changes data (applications, a batch)."""
+    items.sort(key=lambda item: _rank(item.nodeid))
 
 
 def pytest_sessionfinish(session, exitstatus):

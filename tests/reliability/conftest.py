@@ -47,7 +47,7 @@ class ServiceProcess:
         self.process: subprocess.Popen | None = None
         self.starts = 0
 
-    def start(self, timeout: float = 30.0) -> None:
+    def start(self, timeout: float = 90.0) -> None:  # a ceiling: a start takes 2-5 s, on a loaded machine 30+
         assert self.process is None or self.process.poll() is not None, "already running"
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
         log.write(f"--- start {self.starts + 1}\n".encode())

@@ -10,9 +10,11 @@ import httpx
 from tests.security.conftest import RATE_BURST, RATE_PER_SECOND
 from tests.support import assert_problem
 
-# Six times the burst: the gateway must answer faster than it refills (RATE_PER_SECOND) for the limit to show,
-# and a longer burst leaves more margin on a busy 2-core machine (3x needed 150 req/s, 6x needs 120).
-BURST_REQUESTS = 6 * RATE_BURST
+# Bursts of twice the bucket, repeated until the gateway refuses one (at most LIMIT_WINDOW seconds): the gateway
+# must answer faster than it refills (RATE_PER_SECOND) for the limit to show, and on a busy 2-core machine (the
+# suite runs on two workers) one fixed burst is sometimes answered slower than that.
+BURST_REQUESTS = 2 * RATE_BURST
+LIMIT_WINDOW = 60.0
 CONCURRENCY = 32
 
 
@@ -35,14 +37,17 @@ async def _burst(url: str, headers: dict, count: int = BURST_REQUESTS) -> tuple[
 async def test_a_burst_above_the_limit_gets_429_with_retry_after(suite):
     api = suite.login("auditor1")
     headers = {"Authorization": f"Bearer {api.token}"}
-    responses, elapsed = await _burst(f"{suite.gateway}/.well-known/jwks.json", headers)
+    responses: list[httpx.Response] = []
+    started = time.monotonic()
+    while time.monotonic() - started < LIMIT_WINDOW and not any(r.status_code == 429 for r in responses):
+        responses += (await _burst(f"{suite.gateway}/.well-known/jwks.json", headers))[0]
+    elapsed = time.monotonic() - started
     ok = [r for r in responses if r.status_code == 200]
     limited = [r for r in responses if r.status_code == 429]
-    assert len(ok) + len(limited) == BURST_REQUESTS, {r.status_code for r in responses}
+    assert len(ok) + len(limited) == len(responses), {r.status_code for r in responses}
     # The bucket holds RATE_BURST and refills RATE_PER_SECOND: no more than that can have passed.
     assert RATE_BURST <= len(ok) <= RATE_BURST + RATE_PER_SECOND * elapsed + 5, (len(ok), elapsed)
-    assert BURST_REQUESTS > RATE_BURST + RATE_PER_SECOND * elapsed, f"burst too slow to test the limit: {elapsed}s"
-    assert limited, (len(ok), elapsed)
+    assert limited, f"{len(ok)} calls in {elapsed:.1f}s, none refused: the gateway never outran its refill"
     for response in limited[:20]:
         assert_problem(response, 429)
         assert int(response.headers["retry-after"]) >= 1
@@ -58,11 +63,15 @@ async def test_a_burst_above_the_limit_gets_429_with_retry_after(suite):
                 await client.get(f"{suite.gateway}/.well-known/jwks.json")
 
     drainers = [asyncio.create_task(drain()) for _ in range(CONCURRENCY // 2)]
+    proxied: list[httpx.Response] = []
+    started = time.monotonic()
     try:
-        proxied, elapsed = await _burst(f"{suite.gateway}/registry/v1/stations", headers, count=RATE_PER_SECOND)
+        while time.monotonic() - started < LIMIT_WINDOW and not any(r.status_code == 429 for r in proxied):
+            proxied += (await _burst(f"{suite.gateway}/registry/v1/stations", headers, count=RATE_PER_SECOND))[0]
     finally:
         done.set()
         await asyncio.gather(*drainers)
+    elapsed = time.monotonic() - started
     statuses = {r.status_code for r in proxied}
     assert statuses <= {200, 429}, statuses
     assert 429 in statuses, (len(proxied), elapsed)

@@ -231,8 +231,13 @@ async def test_broker_outage_loses_nothing_and_doubles_nothing(pg, tmp_path):
         await asyncio.sleep(2.0)  # let any redelivery land before counting
         rows = await effects(engine, workers)
         assert len(rows) == 40 and len({r.event_id for r in rows}) == 40
+        # Every event once. Not asserted: the order per worker after the restart. The embedded broker keeps its
+        # log in memory, so a restart empties it while the consumer's position still points into the old one; a
+        # worker's later events can then be read before earlier ones (seen: 1, 3, 4, 2). The subsidy's handlers
+        # keep the highest revision, so facts end right in any order; a broker that keeps its log (any real Kafka)
+        # keeps the order, which the tests above check.
         for w in workers:
-            assert [r.seq for r in rows if r.worker_id == w] == [1, 2, 3, 4]
+            assert sorted(r.seq for r in rows if r.worker_id == w) == [1, 2, 3, 4]
         async with make_sessionmaker(engine)() as session:
             assert (await outbox_status(session)).pending == 0
     finally:
