@@ -10,12 +10,17 @@ record one at all.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
 
 from devstack.api import Api
+from devstack.demo import POLICY
 from tests.security.conftest import Suite
+from tests.support import copy_policy
+
+AWARD_POLICY = "security-award-batch"
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +73,13 @@ def test_a_second_admin_approves_and_it_is_still_not_paid(suite, recorder, worke
     refused(suite.admin(), f"/subsidy/v1/awards/{award['id']}/approve", None, 409)  # decided once
     # paid only through a disbursement batch and its export, never by approving
     assert recorder.all(f"/subsidy/v1/workers/{worker_id}/payments") == payments_before
+    # The next batch (of any policy: here one of this test's own, with no applications) pays it as one transfer,
+    # and leaves no approved award behind for the tests that create batches after this one.
+    asyncio.run(copy_policy(suite.dsn("subsidy"), AWARD_POLICY, POLICY))
+    batch = suite.admin().post("/subsidy/v1/disbursements", {"policy": AWARD_POLICY, "month": "2026-10"})
+    lines = suite.admin().all(f"/subsidy/v1/disbursements/{batch['id']}/lines")
+    assert [(line["worker_id"], line["amount_fen"]) for line in lines] == [(worker_id, award_type["amount_fen"])]
+    assert batch["transfers"] == 1
 
 
 @pytest.mark.parametrize("login", ["auditor1", "manager1", "worker1"])
