@@ -8,14 +8,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import types
 import uuid
 
 import httpx
 import pytest
 
 from services.gateway.app import create_app
-from services.gateway.identity import service, throttle
+from services.gateway.identity import service
 from services.gateway.settings import GatewaySettings
 from tests.support import assert_problem, fresh_database
 
@@ -186,7 +185,7 @@ async def test_every_refusal_is_held_before_it_is_answered_and_nothing_else_is(a
     async def sleep(seconds: float) -> None:  # records the hold instead of waiting it out
         held.append(seconds)
 
-    monkeypatch.setattr(throttle, "asyncio", types.SimpleNamespace(sleep=sleep, Lock=asyncio.Lock))
+    monkeypatch.setattr(app.state.throttle, "sleep", sleep)
     username, password = await _user(app)
     wrong = {"grant_type": "password", "username": username, "password": "guess"}
     statuses = []

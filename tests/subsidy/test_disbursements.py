@@ -294,6 +294,8 @@ async def test_reports_count_net_paid_and_payments(client, events, mint, admin):
     assert summary["by_station"][str(station_b)]["total_fen"] == 60000
     assert summary["by_station"][str(STATION)]["total_fen"] == 60000
     assert summary["by_month"]["2024-01"]["people"] == 2
+    for group in ("by_level", "by_station", "by_month"):  # in key order, as a client reading the JSON expects
+        assert list(summary[group]) == sorted(summary[group]), group
     scoped = (await client.get("/v1/reports/summary", params=params,
                                headers=mint.headers("station_manager", station_ids=[station_b]))).json()
     assert (scoped["people"], scoped["total_fen"]) == (1, 60000)

@@ -58,11 +58,12 @@ class Throttle:
         self.refusal_delay = settings.login_refusal_delay_seconds
         self._memo: dict[str, float] = {}  # key -> time.monotonic() until which it is known to be blocked
         self._queues: dict[str, list] = {}  # key -> [asyncio.Lock, attempts using it]: one at a time per key
+        self.sleep = asyncio.sleep  # how a refusal is held (a test records the holds instead)
 
     async def hold_refusal(self, retry_after: int) -> None:
         """Before a refusal is answered (outside any transaction: nothing is held but the caller's connection)."""
         if self.refusal_delay > 0:
-            await asyncio.sleep(min(self.refusal_delay, retry_after))
+            await self.sleep(min(self.refusal_delay, retry_after))
 
     def wait_after(self, failures: int, limits: Limits) -> float:
         """Seconds the next attempt waits after `failures` failures in a row."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter
@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 
 from services.registry.certificates.models import Certificate
+from services.registry.common import LEVEL_RANK
 from services.registry.employments.models import Employment
 from services.registry.stations.models import Station
 from services.registry.workers.models import Worker
@@ -83,14 +84,14 @@ def _readable_stations(principal: Principal):
     return or_(*clauses) if clauses else false()
 
 
-LEVELS = ("assistant", "intermediate", "senior")
+LEVELS = tuple(level.value for level in sorted(LEVEL_RANK, key=LEVEL_RANK.__getitem__))  # by rank, from 1
 
 
-def _holder_rows(principal: Principal):
+def _holder_rows(principal: Principal, today: date):
     """One statement, the holders computed once: per level now, per station and level now, and the years in
     which holdings began and ended (for the count at each year's end). Aggregates only: with 100,000 workers
     the answer is some twenty rows (bench/dashboard.py)."""
-    rank = case({"assistant": 1, "intermediate": 2, "senior": 3}, value=Certificate.level)
+    rank = case({level.value: r for level, r in LEVEL_RANK.items()}, value=Certificate.level)
     valid = Certificate.status == "valid"
     held = (select(Certificate.worker_id.label("worker_id"),
                    func.max(rank).filter(valid).label("rank"),
@@ -102,7 +103,6 @@ def _holder_rows(principal: Principal):
             .join(Worker, Worker.id == Certificate.worker_id)
             .where(Certificate.verification == "verified", readable_workers(principal))
             .group_by(Certificate.worker_id).cte("held"))
-    today = func.current_date()
     no_key, no_rank = literal(None, Text), literal(None, Integer)
     by_level = (select(literal("level"), no_key, held.c.rank, func.count())
                 .where(held.c.rank.is_not(None)).group_by(held.c.rank))
@@ -149,10 +149,10 @@ def _holders(rows, this_year: int) -> dict:
 async def get_stats(session: SessionDep, principal: CurrentPrincipal):
     """A holder is a worker with a valid, verified certificate, counted once at their highest valid level: in
     all, by station (where they work now) and at the end of each year since the first certificate."""
-    rows = (await session.execute(_holder_rows(principal))).all()
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()  # "now" and "this year" from the same clock
+    rows = (await session.execute(_holder_rows(principal, today))).all()
     workers = (await session.execute(select(func.count()).select_from(Worker).where(
         readable_workers(principal)))).scalar_one()
     stations = (await session.execute(select(func.count()).select_from(Station).where(
         _readable_stations(principal)))).scalar_one()
-    this_year = datetime.now(ZoneInfo("Asia/Shanghai")).year
-    return {"workers": workers, "stations": stations, "certificate_holders": _holders(rows, this_year)}
+    return {"workers": workers, "stations": stations, "certificate_holders": _holders(rows, today.year)}

@@ -76,8 +76,10 @@ async def summary(*, session: AsyncSession, principal: Principal, policy_code: s
         LedgerLine.month_idx.between(lo, hi))))
     return {"policy": policy_code, "from": from_month, "to": to_month, **total,
             "lines": total["months"], "receivable_fen": int(receivable or 0),
-            "by_level": {k: v for k, v in groups["by_level"].items() if k},
-            "by_station": {k: v for k, v in groups["by_station"].items() if k},
+            # in key order, as the four queries this replaced gave them (a worker-month without a live payment has
+            # no level, and one without a confirmed service month no station: those are in the total only)
+            "by_level": dict(sorted((k, v) for k, v in groups["by_level"].items() if k)),
+            "by_station": dict(sorted((k, v) for k, v in groups["by_station"].items() if k)),
             "by_month": dict(sorted(groups["by_month"].items()))}
 
 
