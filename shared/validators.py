@@ -10,6 +10,8 @@ from typing import Annotated
 
 from pydantic import Field
 
+from shared.clock import bureau_today
+
 # A calendar month "YYYY-MM": ASCII digits only (a regex \d also matches other scripts' digits) and a year from
 # 1000 (year 0000 is no date: it failed deep in date arithmetic).
 MONTH_PATTERN = r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])$"
@@ -72,7 +74,7 @@ def parse_id_number(raw: str, *, today: date | None = None) -> tuple[str, bool]:
         birth = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError:
         raise ValueError(f"birth date {value[6:14]} in the ID number is not a real date") from None
-    if birth > (today or date.today()) or birth.year < 1900:
+    if birth > (today or bureau_today()) or birth.year < 1900:
         raise ValueError(f"birth date {birth.isoformat()} in the ID number is out of range")
     if not converted and id_number_check_char(value[:17]) != value[17]:
         raise ValueError("check digit does not match (GB 11643)")

@@ -27,7 +27,7 @@ def create_app(settings: ProjectsSettings | None = None, *, registry: RegistryCl
     async def on_startup(app: FastAPI):
         client = registry or RegistryClient.from_settings(settings)
         app.state.registry = client
-        app.state.clock = clock or Clock(settings.local_timezone)
+        app.state.clock = clock or Clock()
         try:
             yield
         finally:

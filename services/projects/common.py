@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import calendar
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
 from pydantic import Field
 
 from shared.auth import Principal, Role
+from shared.clock import bureau_today
 from shared.errors import NotFound
 from shared.registry_client import RegistryClient
 from shared.validators import MONTH_PATTERN as SHARED_MONTH_PATTERN
@@ -31,13 +31,11 @@ RegistryDep = Annotated[RegistryClient, Depends(get_registry)]
 
 
 class Clock:
-    """Today's date in the bureau's time zone (call windows and "not in the future" are local dates)."""
-
-    def __init__(self, tz: str):
-        self.tz = ZoneInfo(tz)
+    """Today's date in the bureau's time zone (call windows and "not in the future" are local dates); tests
+    pass the app a clock of their own."""
 
     def today(self) -> date:
-        return datetime.now(self.tz).date()
+        return bureau_today()
 
     def this_month(self) -> str:
         return self.today().strftime("%Y-%m")

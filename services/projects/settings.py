@@ -12,7 +12,5 @@ class ProjectsSettings(ServiceSettings):
 
     service_name: str = "projects"
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:55432/projects"
-    # Calendar dates (call windows, "future month") are the bureau's local dates.
-    local_timezone: str = "Asia/Shanghai"
     # Without its client secret the service cannot get a token for the registry: refuse to start in prod.
     required_secrets: tuple[str, ...] = ("client_secret",)

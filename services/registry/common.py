@@ -8,6 +8,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator
 
+from shared.clock import bureau_today
+
 
 class Level(StrEnum):
     """National social-work professional levels (社会工作者职业水平)."""
@@ -22,7 +24,7 @@ LEVEL_RANK = {Level.assistant: 1, Level.intermediate: 2, Level.senior: 3}
 
 
 def today() -> date:
-    return date.today()
+    return bureau_today()
 
 
 def _not_future(value: date) -> date:

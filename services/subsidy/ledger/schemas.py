@@ -6,10 +6,10 @@ import re
 import uuid
 from datetime import date, datetime
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from shared.clock import bureau_today
 from shared.money import Fen
 from shared.validators import MONTH_PATTERN
 
@@ -109,9 +109,6 @@ class LineMark(BaseModel):
         return self
 
 
-BUREAU_TZ = ZoneInfo("Asia/Shanghai")
-
-
 class AwardCreate(BaseModel):
     """A one-off talent award (e.g. 鄂托克英才, 10,000 yuan): the amount comes from the award type."""
 
@@ -131,7 +128,7 @@ class AwardCreate(BaseModel):
     @field_validator("awarded_on")
     @classmethod
     def _sane(cls, value: date) -> date:
-        today = datetime.now(BUREAU_TZ).date()
+        today = bureau_today()
         if not date(2000, 1, 1) <= value <= today:
             raise ValueError(f"must be between 2000-01-01 and today ({today.isoformat()})")
         return value

@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from sqlalchemy import Select, and_, false, func, select, text, update
@@ -31,12 +30,12 @@ from services.subsidy.ledger.models import Disbursement, DisbursementWorker, Led
 from services.subsidy.payments.models import PaymentCycle
 from services.subsidy.policies.service import terms_of, versions
 from shared.auth import Principal, Role
+from shared.clock import bureau_today
 from shared.errors import Conflict, Invalid, NotFound
 from shared.money import fen_to_yuan_str
 from shared.registry_client import RegistryClient
 
 log = logging.getLogger("subsidy.batch")
-BUREAU_TZ = ZoneInfo("Asia/Shanghai")
 RECEIVABLES_LOCK = "receivables"  # repayments, write-offs and set-off never interleave
 LINE_COLUMNS = ("kind", "worker_id", "policy_code", "policy_id", "disbursement_id", "month", "level", "amount_fen",
                 "status", "created_by", "rule", "reason", "due_fen")
@@ -58,8 +57,7 @@ SELECT worker_id, sum(fen)::bigint FROM (
 
 
 def month_has_begun(month: str, *, now: datetime | None = None) -> bool:
-    today = (now or datetime.now(BUREAU_TZ)).astimezone(BUREAU_TZ).date()
-    return rules.month_idx(month) <= rules.date_month(today)
+    return rules.month_idx(month) <= rules.date_month(bureau_today(now))
 
 
 async def lock(session: AsyncSession, name: str) -> None:

@@ -38,6 +38,7 @@ from services.subsidy.payments.schemas import (
 )
 from shared import audit
 from shared.auth import CurrentPrincipal, Role, allow
+from shared.clock import bureau_today
 from shared.db import SessionDep
 from shared.errors import NotFound, PayloadTooLarge
 from shared.pagination import Page, PageParams, page_params, paginate
@@ -52,7 +53,7 @@ BATCH = "/v1/disbursements/{disbursement_id}"
 def _today(request: Request) -> date:
     """The bureau's date (tests set `app.state.today` to move the clock)."""
     override = getattr(request.app.state, "today", None)
-    return override() if override else service.today()
+    return override() if override else bureau_today()
 
 
 def _registry(request: Request):

@@ -24,8 +24,7 @@ import hashlib
 import html
 import io
 import uuid
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -51,13 +50,8 @@ from shared.errors import Conflict, Invalid, NotFound, NotPermitted, Unavailable
 from shared.money import fen_to_yuan_str
 from shared.registry_client import RegistryClient
 
-BUREAU_TZ = ZoneInfo("Asia/Shanghai")
 DEFAULT_NOTICE_DAYS = 5
 LEVEL_ZH = {"assistant": "助理社会工作师", "intermediate": "社会工作师", "senior": "高级社会工作师"}
-
-
-def today() -> date:
-    return datetime.now(BUREAU_TZ).date()
 
 
 def mask_name(name: str) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import exists, func, literal_column, select, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +13,7 @@ from services.subsidy.ledger import receivables
 from services.subsidy.ledger.models import Disbursement, LedgerLine
 from services.subsidy.policies.service import terms_of, versions
 from shared.auth import Principal, Role
+from shared.clock import bureau_today
 from shared.errors import Invalid
 
 # Per worker-month in the range (readable by the caller): paid, pending, top-ups, recovered, net paid, the level
@@ -92,8 +91,7 @@ async def forecast(*, session: AsyncSession, principal: Principal, policy_code: 
     terms = rules.Versions(terms_of(p) for p in await versions(session=session, code=policy_code))
     last_batch = await session.scalar(select(Disbursement.month).where(Disbursement.policy_code == policy_code)
                                       .order_by(Disbursement.month.desc()).limit(1))
-    today = datetime.now(UTC).date()
-    start = rules.month_idx(last_batch) + 1 if last_batch else rules.date_month(today)
+    start = rules.month_idx(last_batch) + 1 if last_batch else rules.date_month(bureau_today())
     end = start + months - 1
     loaded = await load_approved(session, policy_code=policy_code, through=end)
     nets: dict = {}
