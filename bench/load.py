@@ -27,7 +27,6 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,10 +38,11 @@ import psutil  # noqa: E402
 
 from devstack.api import Api  # noqa: E402
 from devstack.demo import POLICY, last_month  # noqa: E402
+from shared.clock import bureau_today  # noqa: E402
 from tests.support import launch_stack, read_until, stop_stack  # noqa: E402
 
 SERVICES = ("gateway", "registry", "subsidy", "projects")
-THROUGH = last_month(date.today())
+THROUGH = last_month(bureau_today())
 
 
 def service_processes(launcher_pid: int) -> dict[str, psutil.Process]:
@@ -122,7 +122,7 @@ def pick_operation(rng: random.Random, role: str, station: str | None, world: Wo
         running = [pid for pid, sid in world.running if sid == station]
         if running:
             return ("create activity", "POST", f"/projects/v1/projects/{running[0]}/activities", None, {
-                "date": date.today().isoformat(), "title": f"负载测试活动 {rng.randrange(10**6)}",
+                "date": bureau_today().isoformat(), "title": f"负载测试活动 {rng.randrange(10**6)}",
                 "worker_ids": rng.sample(world.staff[station], 2), "beneficiaries": {"elderly": rng.randrange(1, 20)},
                 "volunteer_count": 2, "volunteer_hours": 4, "expense_fen": 1000})
     if role == "manager" and roll < 0.15 and world.reports[station]:

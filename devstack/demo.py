@@ -27,6 +27,7 @@ from pathlib import Path
 from devstack.api import Api
 from devstack.demo_data import CENTRE, DEMO_HR_CLIENT, DIVISION, STAR_RATINGS, TOWNSHIPS, as_csv, demo_people
 from devstack.embedded import StackError
+from shared.clock import bureau_today
 from shared.money import fen_to_yuan_str
 from shared.validators import backdated, credit_code_check_char
 
@@ -67,7 +68,7 @@ def load_demo(base_url: str, *, admin_password: str, logins_file: Path, today: d
               log=print) -> DemoResult:
     """`today` only dates the fund call and its activities (they must not be in the future); the subsidy
     figures depend on nothing but the fixed months above."""
-    today = today or date.today()
+    today = today or bureau_today()
     result = DemoResult()
     admin = Api.login(base_url, "admin", admin_password)
     if any(s["name"] == CENTRE for s in admin.all("/registry/v1/stations")):

@@ -9,14 +9,13 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import jwt
 import pytest
 
 from devstack.api import Api
+from shared.clock import bureau_today
 from shared.validators import id_number_check_char
 
 POLICY = "otog-talent-subsidy"
@@ -26,7 +25,7 @@ ADMIN_PAGES = {"dashboard", "workers", "import", "review", "disbursements", "sta
 
 def this_month() -> str:
     """The bureau's current month, as the console computes it (Asia/Shanghai)."""
-    return datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+    return bureau_today().strftime("%Y-%m")
 
 
 def new_id_number() -> str:

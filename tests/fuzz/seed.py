@@ -10,6 +10,7 @@ import random
 from datetime import date
 
 from devstack.api import Api
+from shared.clock import bureau_today
 from shared.validators import id_number_check_char
 
 POLICY = "otog-talent-subsidy"
@@ -33,7 +34,7 @@ def seed(api: Api) -> dict[str, list[str]]:
                        "role": "社工站社工"}})["id"]
     certificate = api.post(f"/registry/v1/workers/{worker}/certificates", {
         "level": "assistant", "certificate_no": "FUZZ-0001", "obtained_on": "2023-01-10"})["id"]
-    year = date.today().year
+    year = bureau_today().year
     call = api.post("/projects/v1/calls", {
         "year": year, "title": "模糊测试基金", "total_budget_fen": 10_000_000, "categories": ["elderly"],
         "window_opens": f"{year}-01-01", "window_closes": f"{year}-12-31", "division_code": "150624"})["id"]

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from shared.clock import bureau_today
 from shared.validators import id_number_check_char
 
 _seq = itertools.count(1)
@@ -25,11 +26,11 @@ def id_number() -> str:
 
 
 def this_month() -> str:
-    return date.today().strftime("%Y-%m")
+    return bureau_today().strftime("%Y-%m")
 
 
 def next_month() -> str:
-    today = date.today()
+    today = bureau_today()
     return date(today.year + today.month // 12, today.month % 12 + 1, 1).strftime("%Y-%m")
 
 
@@ -62,7 +63,7 @@ class World:
         return uuid.UUID(r.json()["id"])
 
     async def call(self, **overrides) -> dict:
-        today = date.today()
+        today = bureau_today()
         body = {"year": today.year, "title": "社区发展基金小微项目", "total_budget_fen": 1_000_000,
                 "categories": ["elderly", "children", "hardship"],
                 "window_opens": str(today - timedelta(days=10)), "window_closes": str(today + timedelta(days=10)),

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy import text
 
+from shared.clock import bureau_today
 from tests.support import assert_problem
 
 
@@ -19,7 +20,7 @@ async def spent_and_count(db, project_id):
 
 
 def activity(worker_ids, **overrides) -> dict:
-    return {"date": str(date.today() - timedelta(days=1)), "title": "独居老人探访",
+    return {"date": str(bureau_today() - timedelta(days=1)), "title": "独居老人探访",
             "worker_ids": [str(w) for w in worker_ids], "beneficiaries": {"elderly": 12, "living_alone": 5},
             "volunteer_count": 6, "volunteer_hours": 18.5,
             "charitable_resources": [{"description": "爱心企业捐赠米面油", "amount_fen": 150_000}],
@@ -112,7 +113,7 @@ async def test_bad_activities_name_the_field(world, db):
     worker = await world.worker(station)
     project = await world.running_project(station_id=station)
     url = f"/v1/projects/{project['id']}/activities"
-    cases = [({"date": str(date.today() + timedelta(days=1))}, "date"),
+    cases = [({"date": str(bureau_today() + timedelta(days=1))}, "date"),
              ({"beneficiaries": {"aliens": 3}}, "beneficiaries.aliens"),
              ({"beneficiaries": {"elderly": -1}}, "beneficiaries.elderly"),
              ({"worker_ids": [str(worker), str(worker)]}, "worker_ids"), ({"worker_ids": []}, "worker_ids"),

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy import text
 
+from shared.clock import bureau_today
 from tests.support import assert_problem
 
 
@@ -65,7 +66,7 @@ async def test_illegal_transitions_are_409_and_change_nothing(world, db):
 
 async def test_submission_only_inside_the_window(world, db):
     station = await world.station()
-    today = date.today()
+    today = bureau_today()
     closed = await world.call(window_opens=str(today - timedelta(days=30)), window_closes=str(today - timedelta(1)))
     later = await world.call(window_opens=str(today + timedelta(days=1)), window_closes=str(today + timedelta(9)))
     for call, field in ((closed, "window_closes"), (later, "window_opens")):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from shared.clock import bureau_today
 from tests.registry.conftest import new_id_number
 from tests.support import assert_problem
 
@@ -114,7 +115,7 @@ async def test_the_bureau_and_trusted_hr_systems_issue_at_once(app_client, api, 
 async def test_a_managers_backdated_employment_counts_only_once_confirmed(app_client, api, mint):
     station = await api.station()
     manager = mint.headers("station_manager", station_ids=[station["id"]])
-    long_ago = (date.today() - timedelta(days=200)).isoformat()
+    long_ago = (bureau_today() - timedelta(days=200)).isoformat()
     r = await app_client.post("/v1/workers", headers=manager, json={
         "name": "李四", "id_number": new_id_number(), "employment": {
             "station_id": station["id"], "start_date": long_ago, "full_time": True, "role": "社工"}})
@@ -137,7 +138,7 @@ async def test_a_managers_backdated_employment_counts_only_once_confirmed(app_cl
     assert r.json()["employed"] == [w["id"]]
     assert_problem(await app_client.post(f"{url}/confirm", headers=api.admin), 409)
     # a recent employment by a manager, and any by the bureau, count at once
-    recent = date.today().replace(day=1).isoformat()
+    recent = bureau_today().replace(day=1).isoformat()
     r = await app_client.post(f"/v1/workers/{w['id']}/employments", headers=manager, json={
         "station_id": station["id"], "start_date": recent, "full_time": False, "role": "兼职"})
     assert r.status_code == 201 and r.json()["confirmation"] == "confirmed", r.text

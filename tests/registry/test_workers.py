@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from shared.clock import bureau_today
 from tests.registry.conftest import assert_masks_stored, new_id_number, new_phone
 from tests.support import assert_problem
 
@@ -205,7 +204,7 @@ async def test_stats_counts_holders_once_at_highest_level(app_client, api, mint)
                           json={"revoked_on": "2022-01-01", "reason": "违规"})
     manager = mint.headers("station_manager", station_ids=[s["id"]])
     r = await app_client.get("/v1/stats", headers=manager)
-    this_year = datetime.now(ZoneInfo("Asia/Shanghai")).year
+    this_year = bureau_today().year
     levels = {"assistant": 1, "intermediate": 1, "senior": 0}
     # at each year's end: ws0 and ws2 from 2021, ws2 no more from 2022 (revoked), ws1 from 2023
     years = [{"year": 2021, "total": 2}, {"year": 2022, "total": 1}] + [

@@ -11,7 +11,6 @@ import io
 import time
 import zipfile
 from collections import Counter
-from datetime import date
 
 import httpx
 import pytest
@@ -19,9 +18,10 @@ import pytest
 from devstack.api import Api
 from devstack.demo import POLICY, last_month
 from devstack.demo_data import demo_people
+from shared.clock import bureau_today
 from tests.security.conftest import ID_NUMBER
 
-THROUGH = last_month(date.today())
+THROUGH = last_month(bureau_today())
 WORKER_PATHS = ("", "/certificates", "/employments", "/trainings", "/honours")
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from datetime import date
 
 import asyncpg
 import pytest
@@ -17,6 +16,7 @@ import pytest
 from devstack.api import Api
 from devstack.demo import POLICY, last_month
 from devstack.demo_data import CENTRE
+from shared.clock import bureau_today
 from shared.validators import id_number_check_char
 
 PAYLOADS = [
@@ -65,7 +65,7 @@ def world(suite, before):
     stations = {s["name"]: s["id"] for s in admin.all("/registry/v1/stations")}
     wulan = stations["乌兰镇社工站"]
     call = next(c for c in admin.all("/projects/v1/calls")  # the demo's call (other tests add calls of their own)
-                if c["year"] == date.today().year and c["title"].endswith("社区发展基金小微项目"))
+                if c["year"] == bureau_today().year and c["title"].endswith("社区发展基金小微项目"))
     staff = admin.get("/registry/v1/workers", params={"station_id": wulan, "limit": 2})["items"]
     password = "a long reviewer passphrase 1"  # a second bureau admin: the submitter may not review
     admin.post("/auth/users", {"username": "reviewer-injection", "password": password, "roles": ["bureau_admin"]})
@@ -124,7 +124,7 @@ def test_project_activity_and_decision_texts_are_literal(world):
         admin.post(f"/projects/v1/projects/{kept['id']}/approve", {"approved_budget_fen": 90_000, "reason": text})
         manager.post(f"/projects/v1/projects/{kept['id']}/start")
         activity = manager.post(f"/projects/v1/projects/{kept['id']}/activities", {
-            "date": date.today().isoformat(), "title": text, "worker_ids": world["staff"],
+            "date": bureau_today().isoformat(), "title": text, "worker_ids": world["staff"],
             "charitable_resources": [{"description": text, "amount_fen": 100}]})
         assert activity["title"] == text
         listed = admin.all(f"/projects/v1/projects/{kept['id']}/activities")
@@ -138,7 +138,7 @@ def _eligible_without_application(admin: Api) -> str:
         if worker["id"] in applied:
             continue
         verdict = admin.get(f"/subsidy/v1/workers/{worker['id']}/eligibility", expect=(200, 404),
-                            params={"policy": POLICY, "through": last_month(date.today())})
+                            params={"policy": POLICY, "through": last_month(bureau_today())})
         if verdict.get("payable_months"):
             return worker["id"]
     raise AssertionError("no eligible worker without an application in the demo")

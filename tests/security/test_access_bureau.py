@@ -16,17 +16,17 @@ import asyncio
 import random
 import time
 import uuid
-from datetime import date
 
 import asyncpg
 import pytest
 
 from devstack.api import Api
 from devstack.demo import POLICY, last_month
+from shared.clock import bureau_today
 from shared.validators import id_number_check_char
 from tests.security.conftest import Suite
 
-THROUGH = last_month(date.today())
+THROUGH = last_month(bureau_today())
 
 
 def new_id_number() -> str:

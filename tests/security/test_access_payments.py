@@ -9,13 +9,13 @@ lines, exports, applications, recoveries, reports, eligibility with amounts) and
 from __future__ import annotations
 
 import uuid
-from datetime import date
 
 import pytest
 
 from devstack.demo import POLICY, last_month
+from shared.clock import bureau_today
 
-THROUGH = last_month(date.today())
+THROUGH = last_month(bureau_today())
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ import openpyxl
 import pytest
 
 from devstack.api import Api
+from shared.clock import bureau_today
 from shared.validators import id_number_check_char
 from tests.security.test_1_masking import Crawler, crawl_as, targets  # noqa: F401  (targets is a fixture)
 
@@ -44,7 +45,8 @@ def candidates(evidence: dict, *, limit: int = MIN_CANDIDATES) -> int:
     if births:
         days = [date.fromisoformat(b) for b in births]
     else:
-        first, last = (date(min(years), 1, 1), date(max(years), 12, 31)) if years else (date(1900, 1, 1), date.today())
+        first, last = ((date(min(years), 1, 1), date(max(years), 12, 31)) if years
+                       else (date(1900, 1, 1), bureau_today()))
         days = [first + timedelta(n) for n in range((last - first).days + 1)]
     genders = evidence.get("gender", set())
     seq_options = [[known[i]] if known[i] else list("0123456789") for i in (14, 15)]
