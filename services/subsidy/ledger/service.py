@@ -39,7 +39,7 @@ log = logging.getLogger("subsidy.batch")
 BUREAU_TZ = ZoneInfo("Asia/Shanghai")
 RECEIVABLES_LOCK = "receivables"  # repayments, write-offs and set-off never interleave
 LINE_COLUMNS = ("kind", "worker_id", "policy_code", "policy_id", "disbursement_id", "month", "level", "amount_fen",
-                "status", "created_by", "rule", "reason", "due_fen")
+                "status", "created_by", "rule", "reason", "due_fen", "station_id")
 AWARD_COLUMNS = ("kind", "worker_id", "disbursement_id", "amount_fen", "status", "created_by", "title", "awarded_on",
                  "award_id", "reason")
 WORKER_COLUMNS = ("disbursement_id", "worker_id", "new_months", "new_months_fen", "top_ups_fen", "awards_fen",
@@ -242,8 +242,10 @@ async def _write(raw, *, batch_id, policy_code, actor, new, awards, owed) -> Non
         line_count += firsts + tops
         total += gross
     line_count += len(awards)
+    station = await _stations(raw, new)
     records = [(e.kind, w, policy_code, e.policy_id, batch_id, rules.month_str(e.month), e.level, e.amount_fen,
-                "recorded" if e.kind == "recovery" else status_of[w], actor, e.rule, e.reason, e.due_fen)
+                "recorded" if e.kind == "recovery" else status_of[w], actor, e.rule, e.reason, e.due_fen,
+                station.get((w, e.month)))
                for w in sorted(new) for e in new[w]]
     if records:
         await raw.copy_records_to_table("ledger_lines", columns=LINE_COLUMNS, records=records)
@@ -255,6 +257,19 @@ async def _write(raw, *, batch_id, policy_code, actor, new, awards, owed) -> Non
         await raw.copy_records_to_table("disbursement_workers", columns=WORKER_COLUMNS, records=rows)
     await raw.execute("UPDATE disbursements SET line_count = $2, total_fen = $3 WHERE id = $1", batch_id,
                       line_count, total)
+
+
+async def _stations(raw, new) -> dict[tuple[uuid.UUID, int], uuid.UUID]:
+    """The station of each worker-month the new entries are for: its confirmed service month's, kept on the line
+    (the report summary groups by it, so money paid for a month stays with the station it was paid for)."""
+    pairs = sorted({(w, e.month) for w, entries in new.items() for e in entries})
+    if not pairs:
+        return {}
+    rows = await raw.fetch(
+        "SELECT s.worker_id, s.month_idx, s.station_id FROM unnest($1::uuid[], $2::text[]) u(w, m) "
+        "JOIN service_months s ON s.worker_id = u.w AND s.month = u.m",
+        [w for w, _ in pairs], [rules.month_str(m) for _, m in pairs])
+    return {(w, m): station for w, m, station in rows}
 
 
 async def _remember(raw, *, policy_code, key, states, forget) -> None:
