@@ -9,6 +9,7 @@ from datetime import date
 from sqlalchemy import text
 
 from services.subsidy.reports import service as reports
+from services.subsidy.reports.cache import SummaryCache
 from tests.subsidy.conftest import STATION, all_lines, approved, new_policy
 from tests.subsidy.test_disbursements import batch
 
@@ -35,6 +36,30 @@ async def test_every_kind_of_ledger_write_moves_the_version(client):
             await conn.execute(text(f"UPDATE {table} SET worker_id = worker_id WHERE false"))
         after = await conn.scalar(text("SELECT version FROM ledger_version"))
     assert after == before + 4  # once per statement, also one that changes no row
+
+
+async def test_an_answer_is_kept_under_the_version_its_snapshot_saw(client):
+    engine = client.app.state.engine
+    key = ("any-policy", FROM, TO)
+
+    async def compute(conn, _key) -> dict:
+        async with engine.begin() as other:  # a ledger write commits while the answer is computed
+            await other.execute(text("UPDATE ledger_lines SET marked_at = marked_at WHERE false"))
+        return {"saw": await conn.scalar(text("SELECT version FROM ledger_version")),
+                "snapshot": tuple((await conn.execute(text(
+                    "SELECT current_setting('transaction_isolation'), current_setting('transaction_read_only')"
+                ))).one())}
+
+    cache = SummaryCache(engine, compute)
+    try:
+        first = await cache.get(key)
+        now = await cache.version()
+        assert first == {"saw": now - 1, "snapshot": ("repeatable read", "on")}
+        assert cache.kept_version(key) == now - 1  # not under the version of the write it did not see
+        again = await cache.get(key)  # the version moved since: computed again
+        assert (again["saw"], cache.computed) == (now, 2)
+    finally:
+        await cache.close()
 
 
 async def test_the_cached_summary_follows_every_ledger_write(client, events, mint, admin):

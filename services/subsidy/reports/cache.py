@@ -27,7 +27,6 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -129,6 +128,7 @@ class SummaryCache:
             except Exception:  # the database away for a moment: the next round tries again
                 log.warning("report summary warm-up failed", exc_info=True)
 
-    def kept_version(self, key: Any) -> int | None:
+    def kept_version(self, key: Key) -> int | None:
+        """The version the answer kept for `key` is of (None: none kept)."""
         kept = self._answers.get(key)
         return kept[0] if kept else None

@@ -21,7 +21,8 @@ async def report_summary(request: Request, session: SessionDep, principal: Curre
                          from_month: Annotated[str, Query(alias="from", pattern=MONTH)],
                          to_month: Annotated[str, Query(alias="to", pattern=MONTH)]):
     """Net paid in the range (paid - recovered; pending not counted), with paid, pending, top-ups, recovered,
-    receivable and net by month, level and station."""
+    receivable and net by month, level and station (the station each line was paid for). The bureau's and
+    auditors' answer is kept until the ledger changes; a station manager's is computed at each call."""
     principal.require(Role.BUREAU_ADMIN, Role.AUDITOR, Role.STATION_MANAGER)
     return await service.summary(session=session, principal=principal, policy_code=policy, from_month=from_month,
                                  to_month=to_month, cache=request.app.state.summary_cache)
