@@ -242,11 +242,10 @@ async def _write(raw, *, batch_id, policy_code, actor, new, awards, owed) -> Non
         line_count += firsts + tops
         total += gross
     line_count += len(awards)
-    station = await _stations(raw, new)
+    entries = [(w, e) for w in sorted(new) for e in new[w]]
     records = [(e.kind, w, policy_code, e.policy_id, batch_id, rules.month_str(e.month), e.level, e.amount_fen,
-                "recorded" if e.kind == "recovery" else status_of[w], actor, e.rule, e.reason, e.due_fen,
-                station.get((w, e.month)))
-               for w in sorted(new) for e in new[w]]
+                "recorded" if e.kind == "recovery" else status_of[w], actor, e.rule, e.reason, e.due_fen, station)
+               for (w, e), station in zip(entries, await _stations(raw, entries), strict=True)]
     if records:
         await raw.copy_records_to_table("ledger_lines", columns=LINE_COLUMNS, records=records)
     if awards:
@@ -259,17 +258,16 @@ async def _write(raw, *, batch_id, policy_code, actor, new, awards, owed) -> Non
                       line_count, total)
 
 
-async def _stations(raw, new) -> dict[tuple[uuid.UUID, int], uuid.UUID]:
-    """The station of each worker-month the new entries are for: its confirmed service month's, kept on the line
-    (the report summary groups by it, so money paid for a month stays with the station it was paid for)."""
-    pairs = sorted({(w, e.month) for w, entries in new.items() for e in entries})
-    if not pairs:
-        return {}
-    rows = await raw.fetch(
-        "SELECT s.worker_id, s.month_idx, s.station_id FROM unnest($1::uuid[], $2::text[]) u(w, m) "
-        "JOIN service_months s ON s.worker_id = u.w AND s.month = u.m",
-        [w for w, _ in pairs], [rules.month_str(m) for _, m in pairs])
-    return {(w, m): station for w, m, station in rows}
+async def _stations(raw, entries: list[tuple[uuid.UUID, settlement.NewEntry]]) -> list[uuid.UUID | None]:
+    """The station of each entry's worker-month, in the entries' order: its confirmed service month's, kept on the
+    line (the report summary groups by it, so money paid for a month stays with the station it was paid for).
+    Only the stations come back, in order (decoding the worker ids again cost more than the look-ups)."""
+    if not entries:
+        return []
+    return [r[0] for r in await raw.fetch(
+        "SELECT s.station_id FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY u(w, m, i) "
+        "LEFT JOIN service_months s ON s.worker_id = u.w AND s.month = u.m ORDER BY u.i",
+        [w for w, _ in entries], [rules.month_str(e.month) for _, e in entries])]
 
 
 async def _remember(raw, *, policy_code, key, states, forget) -> None:
