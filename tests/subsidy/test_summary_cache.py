@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import date
@@ -164,3 +165,23 @@ async def test_lines_keep_the_station_they_were_paid_for(client, events, mint, a
     # the worker-month is still one month, at its latest payment's level
     assert (got["net_fen"], got["by_level"]["intermediate"]["net_fen"], len(got["by_month"])) == (
         5 * 50000, 5 * 50000, 5)
+
+
+async def test_the_warm_up_computes_what_was_asked_again_after_a_write(client, events, mint, admin):
+    policy = await new_policy(client)
+    worker = uuid.uuid4()
+    await events.worked_example(worker, through="2024-06")
+    await approved(client, mint, worker, policy)
+    cache = client.app.state.summary_cache
+    key = (policy, FROM, TO)
+    await cached(client, admin, policy)
+    await batch(client, admin, policy, "2024-06")  # nobody asks after it
+    version = await cache.version()
+    for _ in range(100):  # the warm-up reads the version every 2 s
+        if cache.kept_version(key) == version:
+            break
+        await asyncio.sleep(0.1)
+    assert cache.kept_version(key) == version
+    computed = cache.computed
+    got = await cached(client, admin, policy)  # answered from what the warm-up kept
+    assert cache.computed == computed and got == await fresh(client, policy) and got["pending_fen"] > 0
