@@ -14,7 +14,10 @@ Then times, as a bureau_admin with one request in flight, each call the dashboar
 the median of `--repeat` calls, and the dashboard as the console opens it (those calls at once), against the
 baseline: `SELECT count(*)` over the same tables with raw asyncpg, in this run. The short lists the dashboard
 also reads (stations, projects, fund calls) do not grow with the workers. Goal (issue 18): the dashboard
-answers in under 1 s. Never asserts times. Run: `.venv/bin/python bench/dashboard.py [--workers 100000]`.
+answers in under 1 s. The summary is kept per ledger version for the bureau (services/subsidy/reports/cache.py),
+so it is also timed right after a ledger write (computed), again (kept), a few seconds after a write (computed by
+the cache's warm-up) and as a station manager of one of the stations (computed at every call). Never asserts times.
+Run: `.venv/bin/python bench/dashboard.py [--workers 100000]`.
 """
 
 from __future__ import annotations
@@ -77,17 +80,20 @@ SUBSIDY_SEED = [
     "INSERT INTO disbursements (id, policy_code, month, created_by, line_count, total_fen) "
     "SELECT ('00000000-0000-4000-8000-0000000001' || lpad(k::text, 2, '0'))::uuid, '{policy}', "
     "to_char(DATE '2025-12-01' + make_interval(months => k), 'YYYY-MM'), 'seed', 0, 0 FROM generate_series(0, 11) k",
+    # the station of the month's service month on each line, as the batch writes it
     "INSERT INTO ledger_lines (kind, worker_id, policy_code, policy_id, disbursement_id, month, level, amount_fen, "
-    "status) SELECT 'subsidy', id, '{policy}', (SELECT id FROM policies WHERE code = '{policy}' AND version = 1), "
+    "status, station_id) SELECT 'subsidy', id, '{policy}', "
+    "(SELECT id FROM policies WHERE code = '{policy}' AND version = 1), "
     "('00000000-0000-4000-8000-0000000001' || lpad(k::text, 2, '0'))::uuid, "
     "to_char(DATE '2025-12-01' + make_interval(months => k), 'YYYY-MM'), "
     "CASE WHEN n % 4 = 0 THEN 'intermediate' ELSE 'assistant' END, CASE WHEN n % 4 = 0 THEN 50000 ELSE 30000 END, "
-    "CASE WHEN k = 11 THEN 'pending' ELSE 'paid' END FROM w, generate_series(0, 11) k",
+    "CASE WHEN k = 11 THEN 'pending' ELSE 'paid' END, "
+    "('00000000-0000-4000-8000-' || lpad((n % {stations} + 1)::text, 12, '0'))::uuid FROM w, generate_series(0, 11) k",
     "INSERT INTO ledger_lines (kind, worker_id, policy_code, policy_id, disbursement_id, month, level, amount_fen, "
-    "status, reason) SELECT 'recovery', id, '{policy}', "
+    "status, reason, station_id) SELECT 'recovery', id, '{policy}', "
     "(SELECT id FROM policies WHERE code = '{policy}' AND version = 1), "
-    "'00000000-0000-4000-8000-000000000111', '2026-06', 'assistant', 30000, 'recorded', 'seed' FROM w "
-    "WHERE n % 100 = 0",
+    "'00000000-0000-4000-8000-000000000111', '2026-06', 'assistant', 30000, 'recorded', 'seed', "
+    "('00000000-0000-4000-8000-' || lpad((n % {stations} + 1)::text, 12, '0'))::uuid FROM w WHERE n % 100 = 0",
     "DROP TABLE w",
 ]
 BASELINES = {
@@ -162,6 +168,37 @@ async def measure(urls: dict, pg: EmbeddedPostgres, headers: dict, repeat: int) 
     return results
 
 
+SUMMARY_PARAMS = {"policy": POLICY, "from": FROM, "to": TO}
+# Writes no row, yet moves the ledger version (the trigger is per statement): the next summary call is cold.
+TOUCH_LEDGER = "UPDATE ledger_lines SET marked_at = marked_at WHERE false"
+COLD = "subsidy summary cold (first call after a write)"
+WARM = "subsidy summary warm (the same call again)"
+WARMED = "subsidy summary after a write and its warm-up"
+MANAGER = "subsidy summary as a station manager (live)"
+
+
+async def measure_summary(url: str, pg: EmbeddedPostgres, admin: dict, manager: dict, repeat: int) -> dict:
+    """The summary as the bureau calls it right after a ledger write (computed), again (from the cache), a few
+    seconds after a write (the cache's warm-up has computed it), and as a station manager (always computed)."""
+    results: dict = {COLD: [], WARM: [], WARMED: [], MANAGER: []}
+    conn = await asyncpg.connect(pg.dsn("subsidy"))
+    async with httpx.AsyncClient(headers=admin, timeout=300) as bureau, \
+            httpx.AsyncClient(headers=manager, timeout=300) as station:
+        url += "/v1/reports/summary"
+        await timed(station, url, SUMMARY_PARAMS)  # warm up: connections, statements
+        for _ in range(max(1, repeat // 2)):  # a cold call costs seconds
+            await conn.execute(TOUCH_LEDGER)
+            results[COLD].append(await timed(bureau, url, SUMMARY_PARAMS))
+            results[WARM].append(await timed(bureau, url, SUMMARY_PARAMS))
+            results[MANAGER].append(await timed(station, url, SUMMARY_PARAMS))
+            await conn.execute(TOUCH_LEDGER)
+            # the warm-up reads the version every 2 s, then computes as long as a cold call takes
+            await asyncio.sleep(2 + 1.5 * statistics.median(results[COLD]))
+            results[WARMED].append(await timed(bureau, url, SUMMARY_PARAMS))
+    await conn.close()
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=100_000)
@@ -190,6 +227,9 @@ def main() -> int:
                 load_before = f.read().split()[:3]
             admin = mint.headers("bureau_admin", sub="bench-admin", ttl=3600)
             results = asyncio.run(measure(urls, pg, admin, args.repeat))
+            manager = mint.headers("station_manager", sub="bench-manager", ttl=3600,
+                                   station_ids=["00000000-0000-4000-8000-000000000001"])
+            results.update(asyncio.run(measure_summary(urls["subsidy"], pg, admin, manager, args.repeat)))
             with open("/proc/loadavg") as f:
                 load_after = f.read().split()[:3]
         finally:

@@ -16,6 +16,8 @@ from services.subsidy.ledger.router import router as ledger_router
 from services.subsidy.payments.router import router as payments_router
 from services.subsidy.payments.webhooks import run_sender
 from services.subsidy.policies.router import router as policies_router
+from services.subsidy.reports import service as reports
+from services.subsidy.reports.cache import SummaryCache
 from services.subsidy.reports.router import router as reports_router
 from services.subsidy.settings import SubsidySettings
 from shared.audit.router import router as audit_router
@@ -29,13 +31,18 @@ def create_app(settings: SubsidySettings | None = None, *, registry: RegistryCli
     settings = settings or SubsidySettings()
     @contextlib.asynccontextmanager
     async def on_startup(app: FastAPI):
-        """The webhook sender runs beside the outbox relay (both send what this service wrote)."""
+        """The webhook sender runs beside the outbox relay (both send what this service wrote); the report
+        summary's cache keeps itself warm."""
+        app.state.summary_cache = SummaryCache(
+            app.state.engine, lambda conn, key: reports.figures(conn, reports.EVERYONE, *key))
+        app.state.summary_cache.start()
         sender = asyncio.create_task(run_sender(
             app.state.sessionmaker, check_address=settings.env not in ("dev", "test")), name="webhook-sender") \
             if settings.run_relay else None
         try:
             yield
         finally:
+            await app.state.summary_cache.close()
             if sender is not None:
                 sender.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -55,6 +55,9 @@ class LedgerLine(Base):
     reason: Mapped[str | None] = mapped_column(Text)  # why: the verdict's reason (naming the fact) and the net
     due_fen: Mapped[int | None] = mapped_column(BigInteger)  # what was due for the month when settled
     award_id: Mapped[uuid.UUID | None]
+    # the station of the confirmed service month the entry was settled for (none: an award, or no such month);
+    # the report summary groups by it (migration 0010)
+    station_id: Mapped[uuid.UUID | None]
 
 
 class DisbursementWorker(Base):

@@ -38,7 +38,7 @@ from shared.registry_client import RegistryClient
 log = logging.getLogger("subsidy.batch")
 RECEIVABLES_LOCK = "receivables"  # repayments, write-offs and set-off never interleave
 LINE_COLUMNS = ("kind", "worker_id", "policy_code", "policy_id", "disbursement_id", "month", "level", "amount_fen",
-                "status", "created_by", "rule", "reason", "due_fen")
+                "status", "created_by", "rule", "reason", "due_fen", "station_id")
 AWARD_COLUMNS = ("kind", "worker_id", "disbursement_id", "amount_fen", "status", "created_by", "title", "awarded_on",
                  "award_id", "reason")
 WORKER_COLUMNS = ("disbursement_id", "worker_id", "new_months", "new_months_fen", "top_ups_fen", "awards_fen",
@@ -240,9 +240,10 @@ async def _write(raw, *, batch_id, policy_code, actor, new, awards, owed) -> Non
         line_count += firsts + tops
         total += gross
     line_count += len(awards)
+    entries = [(w, e) for w in sorted(new) for e in new[w]]
     records = [(e.kind, w, policy_code, e.policy_id, batch_id, rules.month_str(e.month), e.level, e.amount_fen,
-                "recorded" if e.kind == "recovery" else status_of[w], actor, e.rule, e.reason, e.due_fen)
-               for w in sorted(new) for e in new[w]]
+                "recorded" if e.kind == "recovery" else status_of[w], actor, e.rule, e.reason, e.due_fen, station)
+               for (w, e), station in zip(entries, await _stations(raw, entries), strict=True)]
     if records:
         await raw.copy_records_to_table("ledger_lines", columns=LINE_COLUMNS, records=records)
     if awards:
@@ -253,6 +254,18 @@ async def _write(raw, *, batch_id, policy_code, actor, new, awards, owed) -> Non
         await raw.copy_records_to_table("disbursement_workers", columns=WORKER_COLUMNS, records=rows)
     await raw.execute("UPDATE disbursements SET line_count = $2, total_fen = $3 WHERE id = $1", batch_id,
                       line_count, total)
+
+
+async def _stations(raw, entries: list[tuple[uuid.UUID, settlement.NewEntry]]) -> list[uuid.UUID | None]:
+    """The station of each entry's worker-month, in the entries' order: its confirmed service month's, kept on the
+    line (the report summary groups by it, so money paid for a month stays with the station it was paid for).
+    Only the stations come back, in order (decoding the worker ids again cost more than the look-ups)."""
+    if not entries:
+        return []
+    return [r[0] for r in await raw.fetch(
+        "SELECT s.station_id FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY u(w, m, i) "
+        "LEFT JOIN service_months s ON s.worker_id = u.w AND s.month = u.m ORDER BY u.i",
+        [w for w, _ in entries], [rules.month_str(e.month) for _, e in entries])]
 
 
 async def _remember(raw, *, policy_code, key, states, forget) -> None:

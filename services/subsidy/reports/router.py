@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from services.subsidy.reports import service
 from shared.auth import CurrentPrincipal, Role
@@ -16,15 +16,16 @@ MONTH = MONTH_PATTERN
 
 
 @router.get("/summary")
-async def report_summary(session: SessionDep, principal: CurrentPrincipal,
+async def report_summary(request: Request, session: SessionDep, principal: CurrentPrincipal,
                          policy: Annotated[str, Query(min_length=1, max_length=100)],
                          from_month: Annotated[str, Query(alias="from", pattern=MONTH)],
                          to_month: Annotated[str, Query(alias="to", pattern=MONTH)]):
     """Net paid in the range (paid - recovered; pending not counted), with paid, pending, top-ups, recovered,
-    receivable and net by month, level and station."""
+    receivable and net by month, level and station (the station each line was paid for). The bureau's and
+    auditors' answer is kept until the ledger changes; a station manager's is computed at each call."""
     principal.require(Role.BUREAU_ADMIN, Role.AUDITOR, Role.STATION_MANAGER)
     return await service.summary(session=session, principal=principal, policy_code=policy, from_month=from_month,
-                                 to_month=to_month)
+                                 to_month=to_month, cache=request.app.state.summary_cache)
 
 
 @router.get("/forecast")
