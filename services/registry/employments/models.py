@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Text
+from sqlalchemy import Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Text, text
 from sqlalchemy.dialects.postgresql import UUID as PGUUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -21,6 +21,10 @@ class Employment(IdMixin, Base):
         Index("uq_employments_worker_station_start", "worker_id", "station_id", "start_date", unique=True,
               postgresql_where="station_id IS NOT NULL"),
         Index("ix_employments_station_worker", "station_id", "worker_id"),
+        # what GET /v1/stats reads of every employment at a station, in worker order (migration 0008)
+        Index("ix_employments_station_by_worker", "worker_id",
+              postgresql_include=["station_id", "confirmation", "start_date", "end_date"],
+              postgresql_where=text("station_id IS NOT NULL")),
     )
     worker_id: Mapped[uuid.UUID] = mapped_column(PGUUID(as_uuid=True), ForeignKey("workers.id"), nullable=False,
                                                  index=True)
