@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from fastapi import APIRouter
 from pydantic import BaseModel
@@ -17,6 +16,7 @@ from services.registry.stations.models import Station
 from services.registry.workers.models import Worker
 from services.registry.workers.repository import READS_ALL, readable_workers
 from shared.auth import CurrentPrincipal, Principal, Role
+from shared.clock import bureau_today
 from shared.db import SessionDep
 
 router = APIRouter(prefix="/v1", tags=["stats"])
@@ -137,7 +137,7 @@ def _holders(rows, this_year: int) -> dict:
 async def get_stats(session: SessionDep, principal: CurrentPrincipal):
     """A holder is a worker with a valid, verified certificate, counted once at their highest valid level: in
     all, by station (where they work now) and at the end of each year since the first certificate."""
-    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()  # "now" and "this year" from the same clock
+    today = bureau_today()  # "now" and "this year" from the same clock
     rows = (await session.execute(_holder_rows(principal, today))).all()
     workers, stations = (await session.execute(select(
         select(func.count()).select_from(Worker).where(readable_workers(principal)).scalar_subquery(),
