@@ -154,7 +154,12 @@ async def test_200_wrong_client_secrets_lock_the_client(app, hashing):
     async with peer(app) as client:
         assert_problem(await client.post("/auth/token", data=right), 429)
         await asyncio.sleep(int(lock.headers["retry-after"]) + 0.2)
-        assert (await client.post("/auth/token", data=right)).status_code == 200
+        for _ in range(5):  # as for the password: a busy machine may come back a moment early
+            after = await client.post("/auth/token", data=right)
+            if after.status_code != 429:
+                break
+            await asyncio.sleep(int(after.headers["retry-after"]))
+        assert after.status_code == 200, after.text
 
 
 async def test_one_address_guessing_many_accounts_is_throttled_and_cannot_forge_its_address(app):
