@@ -20,6 +20,7 @@ import asyncio
 import logging
 import os
 import random
+import secrets
 import sys
 import tempfile
 import time
@@ -89,6 +90,19 @@ SEED = [
     "SELECT :policy, id, 0, 2025 * 12 + 10, 24, :key FROM w WHERE NOT (n % 50 = 0 OR n % 100 = 1)",
     "DROP TABLE w",
 ]
+
+# What a batch wrote, independent of ids, times and the order of writing: two runs of different code on the same
+# seeded data must give the same three digests.
+DIGESTS = (
+    "SELECT (SELECT md5(string_agg(concat_ws('|', worker_id, month, kind, amount_fen, status, level, policy_id, "
+    "rule, reason, due_fen, station_id, award_id), ',' ORDER BY worker_id, month, kind, amount_fen, reason)) "
+    "FROM ledger_lines WHERE disbursement_id = :d), "
+    "(SELECT md5(string_agg(concat_ws('|', worker_id, new_months, new_months_fen, top_ups_fen, awards_fen, "
+    "recovered_fen, gross_fen, receivable_before_fen, set_off_fen, net_to_pay_fen, receivable_after_fen, status), "
+    "',' ORDER BY worker_id)) FROM disbursement_workers WHERE disbursement_id = :d), "
+    "(SELECT md5(string_agg(concat_ws('|', policy_code, worker_id, seq, through_idx, due_count, versions_key), "
+    "',' ORDER BY policy_code, worker_id)) FROM settled_workers)"
+)
 
 
 async def seed(engine, workers: int) -> None:
@@ -175,13 +189,70 @@ async def bulk_batch(engine) -> tuple[float, object, float, float]:
     return elapsed, batch, cpu, backend_cpu
 
 
-async def main(workers: int, sample_size: int) -> None:
+async def seeded(pg: EmbeddedPostgres, workers: int, keep: Path | None) -> str:
+    """The URL of a seeded database. With --keep, the cluster stays in that folder and the seeded database is
+    kept as a template (`subsidy_seed`): each run copies it and migrates the copy to this code's head, so runs
+    of different code compare on the same data and only the first one pays the minutes of seeding."""
+    if keep is not None:
+        ready = (await asyncio.to_thread(pg._run, "psql", "-h", "127.0.0.1", "-p", str(pg.port), "-U", "postgres",
+                                         "-tAc", "SELECT 1 FROM pg_database WHERE datname = 'subsidy_seed'"))
+        if ready.stdout.strip() == "1":
+            engine = make_engine(pg.url("postgres"))
+            async with engine.connect() as conn:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await conn.execute(text("DROP DATABASE IF EXISTS subsidy_bench"))
+                await conn.execute(text("CREATE DATABASE subsidy_bench TEMPLATE subsidy_seed"))
+            await engine.dispose()
+            url = pg.url("subsidy_bench")
+            await asyncio.to_thread(upgrade, "subsidy", url)
+            engine = make_engine(url)
+            async with engine.connect() as conn:
+                counts = (await conn.execute(text(
+                    "SELECT (SELECT count(*) FROM service_months), (SELECT count(*) FROM ledger_lines)"))).one()
+                await conn.commit()
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await conn.execute(text("VACUUM ANALYZE"))
+            await engine.dispose()
+            print(f"copied the seeded template in {keep}: {counts[0]:,} service months, {counts[1]:,} paid ledger "
+                  f"lines")
+            return url
+    name = "subsidy_seed" if keep is not None else "subsidy_bench"
+    pg.create_databases(name)
+    url = pg.url(name)
+    await asyncio.to_thread(upgrade, "subsidy", url)
+    engine = make_engine(url)
+    t = time.perf_counter()
+    await seed(engine, workers)
+    async with engine.connect() as conn:
+        counts = (await conn.execute(text(
+            "SELECT (SELECT count(*) FROM service_months), (SELECT count(*) FROM ledger_lines)"))).one()
+    await engine.dispose()
+    print(f"seeded {workers:,} approved workers: {counts[0]:,} service months, {counts[1]:,} paid ledger "
+          f"lines ({time.perf_counter() - t:.1f} s)")
+    if keep is None:
+        return url
+    engine = make_engine(pg.url("postgres"))
+    async with engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text("CHECKPOINT"))
+    await engine.dispose()
+    return await seeded(pg, workers, keep)
+
+
+async def main(workers: int, sample_size: int, keep: Path | None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-pg-") as tmp:
-        pg = EmbeddedPostgres(Path(tmp) / "data", free_port(), fast=True)
+        folder = keep or Path(tmp)
+        password = None
+        if keep is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+            secret = folder / "password"
+            if not secret.exists():
+                secret.write_text(secrets.token_urlsafe(24))
+                secret.chmod(0o600)
+            password = secret.read_text().strip()
+        pg = EmbeddedPostgres(folder / "data", free_port(), fast=True, password=password)
         pg.start()
         try:
-            pg.create_databases("subsidy_bench")
-            url = pg.url("subsidy_bench")
             # 128 MB (the embedded default) does not hold a 100,000-worker ledger's indexes; any real server has more
             engine = make_engine(pg.url("postgres"))
             async with engine.connect() as conn:
@@ -190,23 +261,17 @@ async def main(workers: int, sample_size: int) -> None:
             await engine.dispose()
             pg.stop()
             pg.start()
-            await asyncio.to_thread(upgrade, "subsidy", url)
-            engine = make_engine(url)
-            t = time.perf_counter()
-            await seed(engine, workers)
-            async with engine.connect() as conn:
-                counts = (await conn.execute(text(
-                    "SELECT (SELECT count(*) FROM service_months), (SELECT count(*) FROM ledger_lines)"))).one()
             print("PostgreSQL shared_buffers = 512MB (set by this script)")
-            print(f"seeded {workers:,} approved workers: {counts[0]:,} service months, {counts[1]:,} paid ledger "
-                  f"lines ({time.perf_counter() - t:.1f} s)")
+            url = await seeded(pg, workers, keep)
+            engine = make_engine(url)
             async with engine.connect() as conn:
                 everyone = list((await conn.execute(text("SELECT worker_id FROM applications"))).scalars())
             sample = random.Random(7).sample(everyone, min(sample_size, len(everyone)))
-            orm_s, orm_lines = await orm_loop(engine, sample)
-            orm_total = orm_s * len(everyone) / len(sample)
-            print(f"per-worker ORM loop: {orm_s:.2f} s for a sample of {len(sample):,} workers -> "
-                  f"{orm_total:.1f} s extrapolated to {len(everyone):,} workers")
+            if sample:
+                orm_s, orm_lines = await orm_loop(engine, sample)
+                orm_total = orm_s * len(everyone) / len(sample)
+                print(f"per-worker ORM loop: {orm_s:.2f} s for a sample of {len(sample):,} workers -> "
+                      f"{orm_total:.1f} s extrapolated to {len(everyone):,} workers")
             load = load_average()
             bulk_s, batch, cpu, backend_cpu = await bulk_batch(engine)
             async with engine.connect() as conn:
@@ -223,6 +288,11 @@ async def main(workers: int, sample_size: int) -> None:
                   f"{batch['net_to_pay_fen'] / 100:,.2f} yuan to transfer")
             print(f"  CPU: {cpu:.2f} s in this process (Python), {backend_cpu:.2f} s in its PostgreSQL backend; "
                   f"{os.cpu_count()} cpus, load average {load} before the batch")
+            async with engine.connect() as conn:
+                digests = (await conn.execute(text(DIGESTS), {"d": batch["id"]})).one()
+            print(f"digests (entries, transfers, settled states): {' '.join(digests)}")
+            if not sample:
+                return
             print(f"speed-up: {orm_total / bulk_s:.1f}x (goal >= 20x; ORM figure extrapolated from the sample)")
             async with engine.connect() as conn:
                 rows = (await conn.execute(text(
@@ -233,16 +303,18 @@ async def main(workers: int, sample_size: int) -> None:
                 bulk_lines[w].append((month, kind, amount))
             same = all(sorted(bulk_lines[w]) == orm_lines[w] for w in sample)
             print(f"same lines for the sample: {same} ({sum(len(v) for v in orm_lines.values())} lines)")
-            await engine.dispose()
         finally:
-            pg.stop(mode="immediate")
+            await engine.dispose()
+            pg.stop(mode="fast" if keep else "immediate")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=100_000)
-    parser.add_argument("--sample", type=int, default=500)
+    parser.add_argument("--sample", type=int, default=500, help="workers for the ORM loop; 0 skips it")
+    parser.add_argument("--keep", type=Path, help="a folder for the cluster and its seeded template, reused by "
+                        "later runs with the same folder (the first run seeds it)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("subsidy.batch").setLevel(logging.INFO)  # where the batch's time goes
-    asyncio.run(main(args.workers, args.sample))
+    asyncio.run(main(args.workers, args.sample, args.keep))
