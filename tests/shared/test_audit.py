@@ -19,9 +19,10 @@ NOT_CAPTURED = {
     "registry": {"import_requests"},  # the idempotency cache of import answers; the rows imported are captured
     # facts written only by the event consumer: audited in the service that emitted the event; the inbox
     # records the event id, topic, partition and offset of every change. settled_workers: the batch's
-    # bookkeeping; the money it settles is captured in ledger_lines and disbursement_workers.
+    # bookkeeping; the money it settles is captured in ledger_lines and disbursement_workers. ledger_version: a
+    # counter of writes to the ledger (the report summary's cache), bumped by those captured writes.
     "subsidy": {"certificates", "registrations", "service_months", "service_runs", "fact_changes",
-                "settled_workers"},
+                "settled_workers", "ledger_version"},
     "projects": set(),
     "gateway": set(),  # users, clients, signing keys, sessions and sign-in throttling: all captured
 }
