@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
@@ -12,7 +13,7 @@ import pydantic_core
 from fastapi import Query
 from fastapi.responses import Response
 from pydantic import BaseModel
-from sqlalchemy import Select, tuple_
+from sqlalchemy import Integer, Select, bindparam, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from shared.errors import Invalid
@@ -54,6 +55,18 @@ def _decode(cursor: str, kinds: list[type]) -> list[Any]:
         raise Invalid("cursor is not one this API issued", field="cursor") from None
 
 
+@functools.lru_cache(maxsize=256)
+def _paged(stmt: Select, keys: tuple, after: bool) -> Select:
+    """`stmt` ordered by `keys`, limited, and (`after`) past a cursor, with the values as bound parameters: the
+    same statement object for every page of the same `stmt`, so SQLAlchemy's cache key, memoised on the object,
+    is computed once. A caller that passes the same `stmt` each time (see the registry's `list_statement`) builds
+    nothing per request; one that builds its own pays what it did before (the cache holds the last 256)."""
+    if after:
+        stmt = stmt.where(tuple_(*keys) > tuple_(*(bindparam(f"page_after_{i}", type_=k.type)
+                                                   for i, k in enumerate(keys))))
+    return stmt.order_by(*keys).limit(bindparam("page_limit", type_=Integer))
+
+
 async def paginate(session: AsyncSession | AsyncConnection, stmt: Select, params: PageParams, *, keys: list,
                    kinds: list[type] | None = None) -> tuple[list, str | None]:
     """Keyset pagination over `keys` (ascending, unique together, e.g. [created_at, id]).
@@ -61,9 +74,10 @@ async def paginate(session: AsyncSession | AsyncConnection, stmt: Select, params
     Works for `select(Model)` (returns ORM objects) and Core selects (returns rows), on a session or a connection.
     """
     kinds = kinds or [datetime, UUID][: len(keys)]
+    values = {"page_limit": params.limit + 1}
     if params.cursor:
-        stmt = stmt.where(tuple_(*keys) > tuple(_decode(params.cursor, kinds)))
-    rows = list((await session.execute(stmt.order_by(*keys).limit(params.limit + 1))).all())
+        values.update((f"page_after_{i}", v) for i, v in enumerate(_decode(params.cursor, kinds)))
+    rows = list((await session.execute(_paged(stmt, tuple(keys), bool(params.cursor)), values)).all())
     if rows and len(rows[0]) == 1 and hasattr(rows[0][0], "__mapper__"):
         rows = [row[0] for row in rows]  # select(Model): the ORM objects; otherwise Core rows
     if len(rows) <= params.limit:
