@@ -14,8 +14,9 @@ from fastapi import Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy import Integer, Select, bindparam, tuple_
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from shared.db import read_once
 from shared.errors import Invalid
 
 T = TypeVar("T")
@@ -67,17 +68,22 @@ def _paged(stmt: Select, keys: tuple, after: bool) -> Select:
     return stmt.order_by(*keys).limit(bindparam("page_limit", type_=Integer))
 
 
-async def paginate(session: AsyncSession | AsyncConnection, stmt: Select, params: PageParams, *, keys: list,
-                   kinds: list[type] | None = None) -> tuple[list, str | None]:
+async def paginate(session: AsyncSession | AsyncConnection | AsyncEngine, stmt: Select, params: PageParams, *,
+                   keys: list, kinds: list[type] | None = None) -> tuple[list, str | None]:
     """Keyset pagination over `keys` (ascending, unique together, e.g. [created_at, id]).
 
-    Works for `select(Model)` (returns ORM objects) and Core selects (returns rows), on a session or a connection.
+    Works for `select(Model)` (returns ORM objects) and Core selects (returns rows), on a session or a connection,
+    or on the read engine (`shared.db.read_once`: a page that is one statement and writes nothing).
     """
     kinds = kinds or [datetime, UUID][: len(keys)]
     values = {"page_limit": params.limit + 1}
     if params.cursor:
         values.update((f"page_after_{i}", v) for i, v in enumerate(_decode(params.cursor, kinds)))
-    rows = list((await session.execute(_paged(stmt, tuple(keys), bool(params.cursor)), values)).all())
+    paged = _paged(stmt, tuple(keys), bool(params.cursor))
+    if isinstance(session, AsyncEngine):
+        rows = await read_once(session, paged, values)
+    else:
+        rows = list((await session.execute(paged, values)).all())
     if rows and len(rows[0]) == 1 and hasattr(rows[0][0], "__mapper__"):
         rows = [row[0] for row in rows]  # select(Model): the ORM objects; otherwise Core rows
     if len(rows) <= params.limit:

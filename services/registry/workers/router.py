@@ -25,7 +25,7 @@ from services.registry.workers.schemas import (
     WorkerUpdate,
 )
 from shared.auth import CurrentPrincipal, Principal, Role, allow
-from shared.db import SessionDep, read_connection
+from shared.db import SessionDep
 from shared.pagination import Page, PageParams, page_params, page_response, paginate
 
 router = APIRouter(prefix="/v1", tags=["workers"])
@@ -64,9 +64,8 @@ async def list_workers(
     stmt = repository.list_statement(principal, reveal=disclosure.reveal, station_id=station_id,
                                      level=level.value if level else None, registered=registered, q=q)
     keys = [Worker.created_at, Worker.id]
-    if not disclosure.reveal:
-        async with read_connection(request) as reader:
-            rows, cursor = await paginate(reader, stmt, params, keys=keys)
+    if not disclosure.reveal:  # one statement, no transaction: the read engine (shared.db.read_once)
+        rows, cursor = await paginate(request.app.state.read_engine, stmt, params, keys=keys)
     else:  # the look is recorded in the transaction that reads (SessionDep's way: committed before answering)
         async with request.app.state.sessionmaker.begin() as session:
             rows, cursor = await paginate(session, stmt, params, keys=keys)
