@@ -53,11 +53,15 @@ class Metrics:
 
 
 class MetricsMiddleware:
-    """Pure ASGI: observes latency labelled by the route template, not the raw path (bounded cardinality)."""
+    """Pure ASGI: observes latency labelled by the route template, not the raw path (bounded cardinality).
+
+    The histogram's child per (method, route, status) is kept here: `labels()` checks and locks on every call,
+    a cost of every request; the label sets are bounded by the routes."""
 
     def __init__(self, app, metrics: Metrics):
         self.app = app
         self.metrics = metrics
+        self._children: dict[tuple[str, str, int], Histogram] = {}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -75,8 +79,11 @@ class MetricsMiddleware:
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            self.metrics.latency.labels(scope["method"], template, str(status["code"])).observe(
-                time.perf_counter() - started)
+            key = (scope["method"], template, status["code"])
+            child = self._children.get(key)
+            if child is None:
+                child = self._children[key] = self.metrics.latency.labels(key[0], template, str(key[2]))
+            child.observe(time.perf_counter() - started)
 
 
 def scrape_token_ok(request: Request, token: SecretStr) -> bool:

@@ -50,7 +50,7 @@ def create_service_app(
         app.state.settings = settings
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
-        app.state.read_engine = read_engine  # see shared.db.ReadDep
+        app.state.read_engine = read_engine  # see shared.db.read_once
         app.state.verifier = JwksVerifier(
             issuer=settings.auth_issuer, audience=settings.auth_audience,
             jwks_url=settings.auth_jwks_url, jwks_json=settings.auth_jwks_json)

@@ -277,6 +277,31 @@ async def test_concurrent_creates_of_one_person(app_client, api):
             assert_problem(r, 409, field="id_number")
 
 
+async def test_a_page_of_workers_is_the_bytes_its_response_model_gives(app_client, api):
+    """The list serialises its page itself (shared.pagination.page_response), past FastAPI's validation: the
+    bytes must be those of `Page[WorkerRead]` (its fields in order, nothing more, dates and `Z` as pydantic
+    writes them), masked and unmasked, and the header the same."""
+    from pydantic import TypeAdapter  # noqa: PLC0415
+
+    from services.registry.workers.schemas import WorkerRead  # noqa: PLC0415
+    from shared.pagination import Page  # noqa: PLC0415
+
+    adapter = TypeAdapter(Page[WorkerRead])
+    station = await api.station()
+    for _ in range(3):
+        await api.worker(station_id=station["id"], notes="备注 \"quoted\" \\ and a tab\t")
+    for params in ({"limit": 2, "station_id": station["id"]}, {"limit": 2, "station_id": station["id"],
+                                                                "unmask": "true", "purpose": "test: the bytes"}):
+        page = await app_client.get("/v1/workers", headers=api.admin, params=params)
+        assert page.status_code == 200 and page.headers["content-type"] == "application/json", page.text
+        assert len(page.json()["items"]) == 2 and page.json()["next_cursor"]
+        assert page.content == adapter.dump_json(adapter.validate_json(page.content))
+        last = await app_client.get("/v1/workers", headers=api.admin,
+                                    params={**params, "cursor": page.json()["next_cursor"]})
+        assert last.json()["next_cursor"] is None and b'"next_cursor":null}' in last.content
+        assert last.content == adapter.dump_json(adapter.validate_json(last.content))
+
+
 async def test_a_page_of_workers_is_one_query_and_decrypts_nothing(app_client, api, mint, monkeypatch):
     """Masked views come from the stored masks: no decryption, and one query per page whoever asks."""
     station = await api.station()

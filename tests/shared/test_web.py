@@ -116,6 +116,28 @@ async def test_health_readiness_and_metrics(client):
     assert "outbox_pending_events 0.0" in metrics and "dead_letters_total 0.0" in metrics
 
 
+async def test_metrics_count_each_request_under_its_route_and_status(client, mint):
+    """The middleware keeps one histogram child per (method, route, status): each request is counted once,
+    under its own status, whichever came first."""
+    async def scrape() -> dict[str, float]:
+        text_ = (await client.get("/metrics", headers={"Authorization": "Bearer scrape-me"})).text
+        return {line.split("{", 1)[1].rsplit("}", 1)[0]: float(line.rsplit(" ", 1)[1])
+                for line in text_.splitlines() if line.startswith("http_request_duration_seconds_count{")}
+
+    before = await scrape()
+    for _ in range(3):
+        await client.get("/healthz")
+    for _ in range(2):
+        assert (await client.get("/v1/me")).status_code == 401
+    assert (await client.get("/v1/me", headers=mint.headers("auditor"))).status_code == 200
+    assert (await client.get("/nowhere/at/all")).status_code == 404
+    after = await scrape()
+    grew = {key: after[key] - before.get(key, 0.0) for key in after if after[key] != before.get(key, 0.0)}
+    assert grew == {'method="GET",route="/healthz",status="200"': 3.0, 'method="GET",route="/v1/me",status="401"': 2.0,
+                    'method="GET",route="/v1/me",status="200"': 1.0, 'method="GET",route="unmatched",status="404"': 1.0,
+                    'method="GET",route="/metrics",status="200"': 1.0}
+
+
 async def test_readiness_fails_when_the_broker_is_unreachable(pg, mint):
     from devstack.embedded import free_port
 

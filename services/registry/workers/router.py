@@ -25,8 +25,8 @@ from services.registry.workers.schemas import (
     WorkerUpdate,
 )
 from shared.auth import CurrentPrincipal, Principal, Role, allow
-from shared.db import ReadDep, SessionDep
-from shared.pagination import Page, PageParams, page_params, paginate
+from shared.db import SessionDep
+from shared.pagination import Page, PageParams, page_params, page_response, paginate
 
 router = APIRouter(prefix="/v1", tags=["workers"])
 Params = Annotated[PageParams, Depends(page_params)]
@@ -55,7 +55,7 @@ async def create_worker(data: WorkerCreate, session: SessionDep, principal: Curr
 
 @router.get("/workers", response_model=Page[WorkerRead])
 async def list_workers(
-    request: Request, reader: ReadDep, principal: CurrentPrincipal, params: Params, disclosure: DisclosureDep,
+    request: Request, principal: CurrentPrincipal, params: Params, disclosure: DisclosureDep,
     station_id: uuid.UUID | None = None, level: Level | None = None, registered: bool | None = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
 ):
@@ -64,15 +64,14 @@ async def list_workers(
     stmt = repository.list_statement(principal, reveal=disclosure.reveal, station_id=station_id,
                                      level=level.value if level else None, registered=registered, q=q)
     keys = [Worker.created_at, Worker.id]
-    if not disclosure.reveal:
-        rows, cursor = await paginate(reader, stmt, params, keys=keys)
+    if not disclosure.reveal:  # one statement, no transaction: the read engine (shared.db.read_once)
+        rows, cursor = await paginate(request.app.state.read_engine, stmt, params, keys=keys)
     else:  # the look is recorded in the transaction that reads (SessionDep's way: committed before answering)
         async with request.app.state.sessionmaker.begin() as session:
             rows, cursor = await paginate(session, stmt, params, keys=keys)
             await _record_look(session, principal, disclosure, [row[0] for row in rows])
-    cipher = request.app.state.cipher
-    return {"items": [service.view_of(row, cipher=cipher, reveal=disclosure.reveal) for row in rows],
-            "next_cursor": cursor}
+    cipher = request.app.state.cipher  # the page's bytes made here: see page_response
+    return page_response([service.view_of(row, cipher=cipher, reveal=disclosure.reveal) for row in rows], cursor)
 
 
 @router.get("/workers/{worker_id}", response_model=WorkerRead)
