@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from services.subsidy.reports import service as reports
 from services.subsidy.reports.cache import SummaryCache
+from shared.auth import Principal, Role
 from tests.subsidy.conftest import STATION, all_lines, approved, new_policy
 from tests.subsidy.test_disbursements import batch
 
@@ -185,3 +186,34 @@ async def test_the_warm_up_computes_what_was_asked_again_after_a_write(client, e
     computed = cache.computed
     got = await cached(client, admin, policy)  # answered from what the warm-up kept
     assert cache.computed == computed and got == await fresh(client, policy) and got["pending_fen"] > 0
+
+
+async def test_roles_combined_in_one_token_read_everything_only_with_bureau_admin_or_auditor(client, events, mint,
+                                                                                              admin):
+    """The cache is keyed by policy and range alone: only a caller who reads everything may be answered from it.
+    A station manager's token that also names an HR system or a social worker is still computed for its own
+    workers (the registry's readers of every worker include HR systems; payments' do not); an auditor's token
+    that also names a station is the bureau's answer."""
+    policy = await new_policy(client)
+    worker, other = uuid.uuid4(), uuid.uuid4()
+    station_b = uuid.uuid4()
+    await events.worked_example(worker, through="2025-06")
+    await events.worked_example(other, through="2025-06", station_id=station_b)
+    for w in (worker, other):
+        await approved(client, mint, w, policy)
+    await batch(client, admin, policy, "2025-03")
+    bureau = await cached(client, admin, policy)  # now kept
+    assert set(bureau["by_station"]) == {str(STATION), str(station_b)}
+    async with client.app.state.engine.connect() as conn:
+        theirs = json.loads(json.dumps(await reports.figures(conn, Principal(
+            subject="b", roles=frozenset({Role.STATION_MANAGER}), station_ids=frozenset({station_b})),
+            policy, FROM, TO)))
+    assert list(theirs["by_station"]) == [str(station_b)] and 0 < theirs["pending_fen"] < bureau["pending_fen"]
+    for roles in (("station_manager", "hr_system"), ("station_manager", "social_worker")):
+        got = await cached(client, mint.headers(*roles, station_ids=[station_b], worker_id=other), policy)
+        assert got == theirs, roles
+    assert await cached(client, mint.headers("auditor", "station_manager", station_ids=[station_b]), policy) == bureau
+    for roles in (("hr_system", "social_worker"), ("hr_system", "service")):  # neither may read payments at all
+        refused = await client.get("/v1/reports/summary", params={"policy": policy, "from": FROM, "to": TO},
+                                   headers=mint.headers(*roles, worker_id=other))
+        assert refused.status_code == 403 and "pending_fen" not in refused.text, roles
