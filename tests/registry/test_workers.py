@@ -350,3 +350,34 @@ async def test_a_page_of_workers_is_one_query_and_decrypts_nothing(app_client, a
             event.remove(engine, "before_cursor_execute", count)
     with pytest.raises(AssertionError):  # the control: unmasking does decrypt
         await app_client.get("/v1/workers", headers=api.admin, params={"unmask": "true", "purpose": "test"})
+
+
+async def test_pages_asked_in_turn_hold_only_their_own_callers_workers(app_client, api, mint):
+    """A page's statement is kept per statement object (shared.pagination._paged) and a reader of every worker
+    gets one prebuilt statement (repository.list_statement): pages asked in turn by callers of different scopes,
+    the first and those past a cursor, each hold that caller's workers only; a token that is expired, for
+    another audience or issuer, or not sent as a bearer lists nothing."""
+    stations = [(await api.station())["id"] for _ in range(2)]
+    theirs = {s: {(await api.worker(station_id=s))["id"] for _ in range(3)} for s in stations}
+    callers = {s: mint.headers("station_manager", station_ids=[s]) for s in stations}
+    callers["self"] = mint.headers("station_manager", "social_worker", station_ids=[stations[0]],
+                                   worker_id=next(iter(theirs[stations[1]])))
+    expected = {**theirs, "self": theirs[stations[0]] | {next(iter(theirs[stations[1]]))}}
+    seen: dict = {who: [] for who in callers}
+    cursors: dict = dict.fromkeys(callers)
+    for _ in range(3):  # limit 2: each caller's pages interleaved with the others'
+        for who, headers in callers.items():
+            if cursors[who] == "done":
+                continue
+            r = await app_client.get("/v1/workers", headers=headers, params={
+                "limit": 2, **({"cursor": cursors[who]} if cursors[who] else {})})
+            assert r.status_code == 200, r.text
+            seen[who] += [w["id"] for w in r.json()["items"]]
+            cursors[who] = r.json()["next_cursor"] or "done"
+    assert {who: set(ids) for who, ids in seen.items()} == expected
+    assert all(len(ids) == len(set(ids)) for ids in seen.values())  # no worker twice
+    for token in (mint.token("bureau_admin", ttl=-60), mint.token("bureau_admin", aud="another-system"),
+                  mint.token("bureau_admin", iss="https://other-gateway.example")):
+        assert_problem(await app_client.get("/v1/workers", headers={"Authorization": f"Bearer {token}"}), 401)
+    assert_problem(await app_client.get("/v1/workers", headers={
+        "Authorization": f"Basic {mint.token('bureau_admin')}"}), 401)
