@@ -220,6 +220,10 @@ async def test_invalid_user_and_client_bodies_write_nothing(gw, admin_headers):
         ({"username": "valid.name", "password": "short", "roles": ["auditor"]}, "password"),
         ({"username": "valid.name", "password": "a long passphrase 1", "roles": ["king"]}, "roles.0"),
         ({"username": "valid.name", "password": "a long passphrase 1", "roles": ["auditor"], "extra": 1}, "extra"),
+        # machine roles are for clients: a station manager who also held `service` would read every worker
+        ({"username": "valid.name", "password": "a long passphrase 1", "roles": ["station_manager", "service"],
+          "station_ids": ["00000000-0000-4000-8000-000000000001"]}, "roles"),
+        ({"username": "valid.name", "password": "a long passphrase 1", "roles": ["hr_system"]}, "roles"),
     ]
     for body, field in bad_users:
         assert_problem(await gw.post("/auth/users", headers=admin_headers, json=body), 422, field=field)

@@ -28,6 +28,9 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 _ADMIN_LOCK = 0x6761_7465_6164_6D6E
 CLIENT_ROLES = frozenset({Role.HR_SYSTEM, Role.SERVICE, Role.AUDITOR})
+# Roles of machines only: a person holding `service` would read every worker's payment data beside their own
+# role (a station manager's scope widened to the bureau's), and `hr_system` pushes data as a municipal system.
+MACHINE_ROLES = frozenset({Role.HR_SYSTEM, Role.SERVICE})
 
 
 class OAuthError(AppError):
@@ -82,6 +85,9 @@ def _refresh_hash(token: str) -> str:
 
 async def create_user(*, session: AsyncSession, username: str, password: str, roles: list[str],
                       station_ids: list[uuid.UUID] | None = None, worker_id: uuid.UUID | None = None) -> User:
+    if MACHINE_ROLES.intersection(roles):
+        raise Invalid(f"a person may not hold the roles {', '.join(sorted(MACHINE_ROLES))} (clients only)",
+                      field="roles")
     if await session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict("a user with this username exists", field="username")
     user = User(id=uuid.uuid4(), username=username, password_hash=await hash_secret(password),
