@@ -6,11 +6,6 @@ type go to that type's batch handler at once, in the order they arrived. A handl
 `Batched` applies them set-based; any other handler is called once per event (`batch_handler`).
 Offsets are committed manually, after that transaction.
 
-The polls are pipelined: while one poll's transaction runs (PostgreSQL working on the other core), the next poll
-is fetched and its events parsed and validated; it is applied only after that transaction ended. If the running
-transaction rewound a partition (rolled back, or a broker that forgot its log), the poll read meanwhile is not
-applied but fetched again from where it began.
-
 If the batch fails, that batch only is applied again one by one, each event in a savepoint: a handler
 that keeps failing (a poison message) is retried `max_attempts` times, then sent to `<topic>.dlq` with
 the error in its headers, recorded in `dead_letters`, and the consumer moves on. A database outage (or a
@@ -141,8 +136,6 @@ class InboxConsumer:
         self._stopping = asyncio.Event()
         self._next_offset: dict = {}  # per partition: the offset after the last record applied
         self._committed: dict = {}  # per partition: the offset we last committed
-        self._seeks = 0  # how many times a partition was rewound: a poll read before the last rewind is read again
-        self._sought: dict = {}  # per partition: the value of _seeks when it was last rewound
 
     def stop(self) -> None:
         self._stopping.set()
@@ -185,88 +178,33 @@ class InboxConsumer:
             return
         _freeze_what_lives_now()
         loop = asyncio.get_running_loop()
-        running: asyncio.Task | None = None  # the previous poll's transaction
         try:
             while not self._stopping.is_set():
                 batches = await self._consumer.getmany(timeout_ms=500, max_records=self.max_records)
-                read_at = self._seeks
                 if self._consumer.assignment():
                     self.assigned.set()
                     self.last_progress = loop.time()
-                events = await self._parse_poll(batches) if batches else None
-                if running is not None:
-                    previous, running = running, None
-                    await previous  # a poll is applied after the one before it, never beside it
+                if batches:
+                    await self._apply_poll(batches)
                 self._rewind_if_log_restarted()
-                if batches and self._seeks != read_at:
-                    self._read_again(batches, read_at)
-                elif batches:
-                    running = asyncio.create_task(self._apply_poll(batches, events))
         finally:
-            if running is not None:
-                if not self._stopping.is_set():  # cancelled: so is the transaction (rolled back, read again later)
-                    running.cancel()
-                try:
-                    await running
-                except (Exception, asyncio.CancelledError) as exc:
-                    log.warning("inbox stopped while applying a poll: %r", exc)
             with contextlib.suppress(Exception):
                 await self._consumer.stop()
             if self._producer is not None:
                 with contextlib.suppress(Exception):
                     await self._producer.stop()
 
-    def _seek(self, tp, offset: int) -> None:
-        self._seeks += 1
-        self._sought[tp] = self._seeks
-        self._consumer.seek(tp, offset)
-
-    def _read_again(self, batches: dict, read_at: int) -> None:
-        """A poll read before a partition was rewound is not applied: each of its partitions is read again from its
-        first record, but for those rewound since (they start where the rewind put them)."""
-        for tp, partition in batches.items():
-            if self._sought.get(tp, 0) <= read_at:
-                self._seek(tp, partition[0].offset)
-
-    async def _parse_poll(self, batches: dict) -> list | None:
-        """The poll's records parsed (`_parse`), a few hundred at a time, so that the transaction running meanwhile
-        goes on between its statements."""
-        events = []
-        for partition in batches.values():
-            for start in range(0, len(partition), 500):
-                parsed = self._parse(partition[start:start + 500])
-                if parsed is None:
-                    return None
-                events.extend(parsed)
-                await asyncio.sleep(0)
-        return events
-
-    def _parse(self, records) -> list | None:
-        """(record, event) of each record; None if one does not parse or has no handler (the poll then goes one by
-        one, where that record is dead-lettered)."""
-        events = []
-        for record in records:
-            try:
-                event = CloudEvent.model_validate_json(record.value)
-            except Exception:
-                return None
-            if event.type not in self.handlers:
-                return None
-            events.append((record, event))
-        return events
-
-    async def _apply_poll(self, batches: dict, events: list | None = None) -> None:
-        """Everything one poll returned, in one transaction; then the offsets of every partition in it. `events`:
-        its records already parsed, in the same order."""
+    async def _apply_poll(self, batches: dict) -> None:
+        """Everything one poll returned, in one transaction; then the offsets of every partition in it."""
         records = [record for partition in batches.values() for record in partition]
         try:
-            await self._process(records, events)
+            await self._process(records)
         except Exception as exc:
             if not _is_infrastructure(exc):
                 raise
             log.warning("inbox batch of %d records rolled back, will retry: %r", len(records), exc)
             for tp, partition in batches.items():
-                self._seek(tp, partition[0].offset)
+                self._consumer.seek(tp, partition[0].offset)
             await asyncio.sleep(1.0)
             return
         offsets = {tp: partition[-1].offset + 1 for tp, partition in batches.items()}
@@ -275,7 +213,7 @@ class InboxConsumer:
             # The broker restarted and forgot its log and our offsets; what it holds now was published after
             # the restart, and we may have been reading it from our old offset on: read it from the start.
             log.warning("%s: the broker forgot our committed offset (restarted?): reading it again from 0", tp)
-            self._seek(tp, 0)
+            self._consumer.seek(tp, 0)
             self._next_offset[tp] = 0
             self._committed.pop(tp, None)
             del offsets[tp]
@@ -311,24 +249,28 @@ class InboxConsumer:
             if highwater is not None and ahead is not None and ahead > highwater:
                 log.warning("%s: broker log ends at %s, before our offset %s (broker restarted?): rewinding",
                             tp, highwater, ahead)
-                self._seek(tp, 0)
+                self._consumer.seek(tp, 0)
                 self._next_offset[tp] = 0
 
-    async def _process(self, records, events: list | None = None) -> None:
+    async def _process(self, records) -> None:
         async with self.sessionmaker() as session, session.begin():
-            if await self._apply_batch(session, records, events):
+            if await self._apply_batch(session, records):
                 return
             for record in records:  # something in the batch failed: isolate it, one savepoint per event
                 await self.handle_record(session, record)
 
-    async def _apply_batch(self, session: AsyncSession, records, events: list | None = None) -> bool:
+    async def _apply_batch(self, session: AsyncSession, records) -> bool:
         """Fast path: the whole batch in one savepoint, one inbox insert, one call per event type of its batch
-        handler with the new events in arrival order. False (nothing of it kept) if anything in it fails.
-        `events`: the records already parsed (`_parse`), or None (parsed here; still None: one by one)."""
-        if events is None:
-            events = self._parse(records)
-        if events is None:
-            return False
+        handler with the new events in arrival order. False (nothing of it kept) if anything in it fails."""
+        events = []
+        for record in records:
+            try:
+                event = CloudEvent.model_validate_json(record.value)
+            except Exception:
+                return False
+            if event.type not in self.handlers:
+                return False
+            events.append((record, event))
         applied = 0
         try:
             async with session.begin_nested():
