@@ -3,20 +3,25 @@
 Standalone: starts its own embedded PostgreSQL and Kafka-protocol broker, produces N service-month events,
 reads them once with a bare aiokafka consumer (no database) and once with the subsidy service's InboxConsumer
 (what one poll returns in one transaction: inbox rows, fact upserts, run rebuilds and change marks by the batch).
-Prints figures and the ratio; never asserts timings. Usage: .venv/bin/python bench/consumer.py [--events N]
+Prints figures and the ratio, and the CPU each phase took in this process, PostgreSQL and the broker per event
+(on a shared machine the CPU compares better than the rate); never asserts timings.
+Usage: .venv/bin/python bench/consumer.py [--events N]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
+import psutil
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -73,12 +78,13 @@ async def raw_consume(bootstrap: str, n: int) -> float:
         await consumer.stop()
 
 
-async def inbox_consume(engine, bootstrap: str, n: int) -> float:
+async def inbox_consume(engine, bootstrap: str, n: int, cpu: Cpu) -> tuple[float, int]:
     inbox = InboxConsumer(engine=engine, bootstrap=bootstrap, service="subsidy", handlers=HANDLERS, topics=TOPICS,
                           group_id=f"bench-{uuid.uuid4().hex[:6]}")
     task = asyncio.create_task(inbox.run())
     try:
         await asyncio.wait_for(inbox.assigned.wait(), 120)  # the group join is slow on this broker: not timed
+        cpu.lap()
         start = time.perf_counter()
         base = inbox.processed
         while inbox.processed + inbox.duplicates < n:
@@ -89,6 +95,37 @@ async def inbox_consume(engine, bootstrap: str, n: int) -> float:
     finally:
         inbox.stop()
         await asyncio.wait_for(task, 30)
+
+
+class Cpu:
+    """CPU seconds (user + system) used since the last `lap` by this process, PostgreSQL (the postmaster and every
+    process it started, those that ended too) and the broker: robust to the rest of the machine's load."""
+
+    def __init__(self, postmaster: int, broker: int):
+        self.processes = {"python": psutil.Process(), "postgres": psutil.Process(postmaster),
+                          "broker": psutil.Process(broker)}
+        self.last = self.read()
+
+    def read(self) -> dict[str, float]:
+        out = {}
+        for name, process in self.processes.items():
+            t = process.cpu_times()
+            total = t.user + t.system + t.children_user + t.children_system
+            if name == "postgres":
+                for child in process.children(recursive=True):
+                    with contextlib.suppress(psutil.NoSuchProcess):
+                        total += sum(child.cpu_times()[:2])
+            out[name] = total
+        return out
+
+    def lap(self) -> dict[str, float]:
+        now = self.read()
+        used, self.last = {k: now[k] - self.last[k] for k in now}, now
+        return used
+
+
+def per_event(used: dict[str, float], n: int) -> str:
+    return ", ".join(f"{k} {v / n * 1e6:.0f}" for k, v in used.items()) + " us of CPU per event"
 
 
 async def main(n: int) -> dict:
@@ -105,19 +142,26 @@ async def main(n: int) -> dict:
             t = time.perf_counter()
             await produce(broker.bootstrap, n)
             print(f"produced {n:,} service-month events ({time.perf_counter() - t:.1f} s)")
+            cpu = Cpu(int((pg.datadir / "postmaster.pid").read_text().split()[0]), broker.process.pid)
             raw_s = await raw_consume(broker.bootstrap, n)
-            print(f"raw aiokafka consume + JSON parse: {n / raw_s:,.0f} events/s ({raw_s:.2f} s)")
+            raw_cpu = cpu.lap()
+            print(f"raw aiokafka consume + JSON parse: {n / raw_s:,.0f} events/s ({raw_s:.2f} s; "
+                  f"{per_event(raw_cpu, n)})")
             engine = make_engine(url)
-            inbox_s, processed = await inbox_consume(engine, broker.bootstrap, n)
+            inbox_s, processed = await inbox_consume(engine, broker.bootstrap, n, cpu)
+            inbox_cpu = cpu.lap()
             await engine.dispose()
             print(f"subsidy inbox consumer: {n / inbox_s:,.0f} events/s ({inbox_s:.2f} s after the group join, "
-                  f"{processed:,} applied)")
+                  f"{processed:,} applied; {per_event(inbox_cpu, n)})")
             print(f"inbox / raw: {raw_s / inbox_s:.2f} (the inbox applies each poll's events in one transaction, "
                   "a few statements per batch)")
+            print("load average: " + " ".join(f"{x:.2f}" for x in os.getloadavg()) + f" on {os.cpu_count()} cores")
         finally:
             broker.stop()
             pg.stop(mode="immediate")
-    return {"events": n, "raw_per_s": n / raw_s, "inbox_per_s": n / inbox_s}
+    return {"events": n, "raw_per_s": n / raw_s, "inbox_per_s": n / inbox_s, "load_average": os.getloadavg(),
+            "raw_cpu_us": {k: v / n * 1e6 for k, v in raw_cpu.items()},
+            "inbox_cpu_us": {k: v / n * 1e6 for k, v in inbox_cpu.items()}}
 
 
 if __name__ == "__main__":
