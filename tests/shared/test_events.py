@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.partitioner import DefaultPartitioner
 from cloudevents.core.bindings import kafka
 from cloudevents.core.formats.json import JSONFormat
 from sqlalchemy import text
@@ -307,6 +308,21 @@ async def test_cloudevents_sdk_reads_every_relayed_message_in_structured_mode(db
             assert attributes["datacontenttype"] == "application/json" and attributes["time"] == event.time
             assert read.get_data() == event.data == EVENT_DATA[EventType(event.type)].model_validate(
                 read.get_data()).model_dump(mode="json")
+
+
+async def test_relay_puts_each_key_on_the_default_partitioners_partition(db, broker):
+    """The relay picks partitions itself (the key's hash cached): each record must be where aiokafka's default
+    partitioner puts its key, or a worker's events could be split across partitions by other producers."""
+    workers = [uuid.uuid4() for _ in range(40)]
+    await write_events(db, [service_month(w, 1) for w in workers])
+    await OutboxRelay(engine=db, bootstrap=broker.bootstrap, service="test").drain()
+    keys = {str(w).encode() for w in workers}
+    records = [r for r in await read_topic(broker.bootstrap, TOPIC, want=10_000, timeout=3) if r.key in keys]
+    assert len(records) == len(workers)
+    partitions = sorted({r.partition for r in records})
+    assert len(partitions) > 1  # 40 keys over the topic's partitions: a constant partition would fail here
+    for record in records:
+        assert record.partition == DefaultPartitioner()(record.key, [0, 1, 2, 3], [0, 1, 2, 3]), record.key
 
 
 SAMPLE_DATA = {
