@@ -2,15 +2,17 @@
 
 Ordering: rows are read in id order and grouped by key; each key's rows are sent one after the
 other, each waiting for the broker's acknowledgement, and a key stops at its first failure; keys go
-concurrently, so the producer packs what is in flight into a few compressed record batches. A row
+concurrently (in waves: every key's next row at once), so the producer packs what is in flight into a
+few compressed record batches. A row
 is marked published only after `acks=all`. A row whose failure is its own (not a broker outage)
 backs off and, after `max_attempts`, is marked dead; while a row is backing off or dead, later rows
 of the same key wait behind it instead of overtaking it.
 
 Under a burst the relay lingers a few milliseconds after a wake-up, so that one round reads, sends and
 marks many rows at once (`linger`, `batch_size`); the payload goes out as PostgreSQL renders it, without
-decoding and encoding it again. One relay per database is active at a time: it holds a PostgreSQL
-advisory lock on a dedicated connection that also LISTENs for wake-ups.
+decoding and encoding it again, and the rows are read and marked on the driver connection. One relay per
+database is active at a time: it holds a PostgreSQL advisory lock on a dedicated connection
+that also LISTENs for wake-ups.
 """
 
 from __future__ import annotations
