@@ -49,7 +49,8 @@ NET = "paid - recovered > 0"
 # a DISTINCT aggregate); `people` (the workers with a worker-month net paid in the group) in rows of their own
 # over the distinct (worker, group) pairs; by month it is the months, one worker-month per worker. It was one
 # pass joined to service_months with count(DISTINCT) in GROUPING SETS, which sorted the worker-months once per
-# set: 6.6-9 s with 100,000 workers, this 5.5 s on the same idle-ish machine (bench/dashboard.py).
+# set: 9.2-10.5 s with 100,000 workers, this 7.2-8.4 s, the two run alternately on one database (load average
+# 2.5-3; the README's dashboard section). The answer is kept per ledger version (reports/cache.py).
 GROUPED = f"""
 WITH parts AS MATERIALIZED ({{parts}}),
 wm AS MATERIALIZED (
