@@ -12,8 +12,16 @@ import httpx
 import uvicorn
 
 from devstack.embedded import free_port
+from services.gateway.settings import GatewaySettings
 
 ADMIN = ("admin", "admin-password-for-tests")
+
+
+def gateway_settings(url: str) -> GatewaySettings:
+    """A gateway on `url` with the test admin, no rate limit, and the registry's service client."""
+    return GatewaySettings(database_url=url, env="test", admin_username=ADMIN[0], admin_password=ADMIN[1],
+                           rate_limit_enabled=False, registry_client_id="svc-registry",
+                           registry_client_secret="registry-secret-from-env")
 
 
 class _InLoopServer(uvicorn.Server):
@@ -58,6 +66,13 @@ def closed_port() -> int:
 
 async def password_token(gw, username: str, password: str) -> httpx.Response:
     return await gw.post("/auth/token", data={"grant_type": "password", "username": username, "password": password})
+
+
+async def bearer(gw, username: str, password: str) -> dict:
+    """The Authorization header of a password sign-in that must succeed."""
+    response = await password_token(gw, username, password)
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
 async def new_user(gw, admin_headers, *roles: str, **extra) -> tuple[str, str, dict]:

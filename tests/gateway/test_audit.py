@@ -13,15 +13,8 @@ from sqlalchemy import select
 
 from services.gateway.app import create_app
 from services.gateway.identity.models import Client, SigningKey, User
-from services.gateway.settings import GatewaySettings
-from tests.gateway.conftest import ADMIN, new_user, password_token
+from tests.gateway.conftest import ADMIN, bearer, gateway_settings, new_user
 from tests.support import audit_rows, audit_verdict, fresh_database, running_app, tamper
-
-
-def gateway_settings(url: str) -> GatewaySettings:
-    return GatewaySettings(database_url=url, env="test", admin_username=ADMIN[0], admin_password=ADMIN[1],
-                           rate_limit_enabled=False, registry_client_id="svc-registry",
-                           registry_client_secret="registry-secret-from-env")
 
 
 @pytest.fixture(scope="module")
@@ -30,12 +23,6 @@ async def gw(pg):
     async with running_app(create_app(gateway_settings(url))) as client:
         client.database_url = url  # type: ignore[attr-defined]
         yield client
-
-
-async def bearer(gw, username: str, password: str) -> dict:
-    response = await password_token(gw, username, password)
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
 async def client_bearer(gw, client_id: str, secret: str) -> dict:

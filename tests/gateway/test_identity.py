@@ -21,10 +21,9 @@ from services.gateway.app import create_app
 from services.gateway.identity.keys import rotate_signing_key, rotate_signing_key_in_database
 from services.gateway.identity.models import Client, RefreshToken, SigningKey, User
 from services.gateway.identity.service import create_admin_in_database
-from services.gateway.settings import GatewaySettings
 from shared.auth import JwksVerifier
 from shared.errors import Unauthorized
-from tests.gateway.conftest import ADMIN, new_user, password_token
+from tests.gateway.conftest import ADMIN, bearer, gateway_settings, new_user, password_token
 from tests.support import assert_problem, fresh_database, running_app
 
 LEAKS = ("hash", "argon", "traceback", "exception", "sqlalchemy", "private", "secret_hash", 'file "')
@@ -39,19 +38,14 @@ def assert_clean(response: httpx.Response) -> None:
 @pytest.fixture(scope="module")
 async def gw(pg):
     url = await fresh_database(pg, "gateway")
-    settings = GatewaySettings(
-        database_url=url, env="test", admin_username=ADMIN[0], admin_password=ADMIN[1], rate_limit_enabled=False,
-        registry_client_id="svc-registry", registry_client_secret="registry-secret-from-env")
-    async with running_app(create_app(settings)) as client:
+    async with running_app(create_app(gateway_settings(url))) as client:
         client.database_url = url  # type: ignore[attr-defined]
         yield client
 
 
 @pytest.fixture(scope="module")
 async def admin_headers(gw) -> dict:
-    response = await password_token(gw, *ADMIN)
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+    return await bearer(gw, *ADMIN)
 
 
 async def verifier_for(gw) -> JwksVerifier:

@@ -36,6 +36,11 @@ def worker_id(suite: Suite) -> str:
     return suite.admin().get("/registry/v1/workers", params={"limit": 1})["items"][0]["id"]
 
 
+@pytest.fixture(scope="module")
+def award_type(suite: Suite) -> dict:
+    return suite.admin().get("/subsidy/v1/award-types")["items"][0]
+
+
 def refused(api: Api, path: str, body: dict | None, status: int, field: str | None = None) -> dict:
     """POST expecting a problem (the Api waits out the gateway's rate limit); names `field` when given."""
     problem = api.request("POST", path, json=body, expect=status)
@@ -45,8 +50,7 @@ def refused(api: Api, path: str, body: dict | None, status: int, field: str | No
     return problem
 
 
-def test_an_award_needs_a_real_worker_the_types_amount_and_a_real_date(recorder, worker_id):
-    award_type = recorder.get("/subsidy/v1/award-types")["items"][0]
+def test_an_award_needs_a_real_worker_the_types_amount_and_a_real_date(recorder, worker_id, award_type):
     good = {"worker_id": worker_id, "award_type": award_type["code"], "awarded_on": "2026-06-01"}
     for bad, field in (({"worker_id": str(uuid.uuid4())}, "worker_id"),  # no such person
                        ({"amount_fen": 100_000_000}, "amount_fen"),  # the amount is the type's, never the caller's
@@ -63,8 +67,7 @@ def test_an_award_needs_a_real_worker_the_types_amount_and_a_real_date(recorder,
     refused(recorder, f"/subsidy/v1/awards/{award['id']}/approve", None, 403)
 
 
-def test_a_second_admin_approves_and_it_is_still_not_paid(suite, recorder, worker_id):
-    award_type = recorder.get("/subsidy/v1/award-types")["items"][0]
+def test_a_second_admin_approves_and_it_is_still_not_paid(suite, recorder, worker_id, award_type):
     award = recorder.post("/subsidy/v1/awards", {"worker_id": worker_id, "award_type": award_type["code"],
                                                  "awarded_on": "2026-05-01"})
     payments_before = recorder.all(f"/subsidy/v1/workers/{worker_id}/payments")
@@ -83,13 +86,11 @@ def test_a_second_admin_approves_and_it_is_still_not_paid(suite, recorder, worke
 
 
 @pytest.mark.parametrize("login", ["auditor1", "manager1", "worker1"])
-def test_no_one_but_the_bureau_records_an_award(suite, login, worker_id):
-    award_type = suite.admin().get("/subsidy/v1/award-types")["items"][0]
+def test_no_one_but_the_bureau_records_an_award(suite, login, worker_id, award_type):
     refused(suite.login(login), "/subsidy/v1/awards", {
         "worker_id": worker_id, "award_type": award_type["code"], "awarded_on": "2026-06-01"}, 403)
 
 
-def test_an_hr_system_records_no_award(hr, suite, worker_id):
-    award_type = suite.admin().get("/subsidy/v1/award-types")["items"][0]
+def test_an_hr_system_records_no_award(hr, worker_id, award_type):
     refused(hr, "/subsidy/v1/awards", {"worker_id": worker_id, "award_type": award_type["code"],
                                        "awarded_on": "2026-06-01"}, 403)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from datetime import date
@@ -14,6 +13,7 @@ from services.subsidy.reports.cache import SummaryCache
 from shared.auth import Principal, Role
 from tests.subsidy.conftest import STATION, all_lines, approved, new_policy
 from tests.subsidy.test_disbursements import batch
+from tests.support import eventually
 
 FROM, TO = "2023-01", "2025-12"
 
@@ -178,11 +178,7 @@ async def test_the_warm_up_computes_what_was_asked_again_after_a_write(client, e
     await cached(client, admin, policy)
     await batch(client, admin, policy, "2024-06")  # nobody asks after it
     version = await cache.version()
-    for _ in range(100):  # the warm-up reads the version every 2 s
-        if cache.kept_version(key) == version:
-            break
-        await asyncio.sleep(0.1)
-    assert cache.kept_version(key) == version
+    await eventually(lambda: cache.kept_version(key) == version, timeout=10, interval=0.1)  # reads it every 2 s
     computed = cache.computed
     got = await cached(client, admin, policy)  # answered from what the warm-up kept
     assert cache.computed == computed and got == await fresh(client, policy) and got["pending_fen"] > 0
