@@ -223,7 +223,8 @@ def alive(pid: int) -> bool:
 
 # --- the audit trail: reading it, tampering with it, asking the endpoint and the CLI where it broke -------------
 
-def _asyncpg_dsn(url: str) -> str:
+def asyncpg_dsn(url: str) -> str:
+    """A service's SQLAlchemy database URL as asyncpg.connect takes it."""
     return url.replace("postgresql+asyncpg", "postgresql")
 
 
@@ -245,7 +246,7 @@ async def tamper(url: str, *statements: str) -> None:
     """What someone with the database's superuser password can do: switch the guard triggers off and write."""
     import asyncpg  # noqa: PLC0415
 
-    conn = await asyncpg.connect(_asyncpg_dsn(url))
+    conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         async with conn.transaction():
             await conn.execute("SET LOCAL session_replication_role = replica")

@@ -17,8 +17,8 @@ from services.registry.settings import RegistrySettings
 from shared import audit
 from shared.db import make_sessionmaker
 from tests.registry.conftest import new_id_number
+from tests.support import asyncpg_dsn, audit_verdict, fresh_database, running_app, tamper
 from tests.support import audit_rows as rows
-from tests.support import audit_verdict, fresh_database, running_app, tamper
 
 
 async def test_a_write_leaves_rows_with_actor_request_id_before_and_after(app_client, api, mint):
@@ -178,7 +178,7 @@ async def test_editing_deleting_or_swapping_rows_is_named_by_the_endpoint_and_th
 
 
 async def test_the_database_refuses_to_change_or_purge_young_rows(chain):
-    conn = await asyncpg.connect(chain.database_url.replace("postgresql+asyncpg", "postgresql"))
+    conn = await asyncpg.connect(asyncpg_dsn(chain.database_url))
     try:
         for statement in ("DELETE FROM audit_log WHERE seq = 1", "UPDATE audit_log SET actor = 'x' WHERE seq = 1",
                           "TRUNCATE audit_log"):

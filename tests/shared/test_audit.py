@@ -11,7 +11,7 @@ from shared import audit
 from shared.audit.schema import GENESIS, RENDERED
 from shared.audit.verify import purge, row_hash, verify_chain
 from shared.db import make_sessionmaker
-from tests.support import fresh_database
+from tests.support import asyncpg_dsn, fresh_database
 
 NOT_BUSINESS = {"alembic_version", "outbox", "inbox", "dead_letters", "audit_log", "audit_anchor"}
 # Tables deliberately without a capture trigger, and why (the README's audit section says the same).
@@ -28,13 +28,9 @@ NOT_CAPTURED = {
 }
 
 
-def dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg", "postgresql")
-
-
 @pytest.mark.parametrize("service", sorted(NOT_CAPTURED))
 async def test_every_business_table_has_the_capture_trigger(pg, service):
-    conn = await asyncpg.connect(dsn(await fresh_database(pg, service)))
+    conn = await asyncpg.connect(asyncpg_dsn(await fresh_database(pg, service)))
     try:
         tables = {r["relname"]: r["captured"] for r in await conn.fetch("""
             SELECT c.relname, (SELECT count(*) FROM pg_trigger t WHERE t.tgrelid = c.oid
@@ -49,7 +45,7 @@ async def test_every_business_table_has_the_capture_trigger(pg, service):
 
 async def test_purge_removes_only_old_rows_and_re_anchors_the_chain(pg):
     url = await fresh_database(pg, "projects")
-    conn = await asyncpg.connect(dsn(url))
+    conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         for n in range(4):  # four rows, written outside any request: recorded as the database user
             await conn.execute("INSERT INTO calls (id, year, title, total_budget_fen, categories, window_opens, "

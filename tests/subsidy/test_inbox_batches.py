@@ -37,7 +37,7 @@ from shared.events.envelope import CloudEvent
 from shared.events.inbox import InboxConsumer
 from shared.events.kafka import ensure_topics
 from tests.subsidy.conftest import Record
-from tests.support import fresh_database
+from tests.support import asyncpg_dsn, fresh_database
 
 WORKERS, CERTIFICATES, MONTHS = 2, 2, 6  # few: the same facts meet in one batch
 FIRST = date(2023, 1, 1)
@@ -123,7 +123,7 @@ class Database:
 
     async def tables(self) -> dict[str, list[tuple]]:
         """Every table's rows, without the times of writing; fact_changes without its sequence numbers."""
-        conn = await asyncpg.connect(self.url.replace("postgresql+asyncpg", "postgresql"))
+        conn = await asyncpg.connect(asyncpg_dsn(self.url))
         try:
             skip = {(r["table_name"], r["column_name"]) for r in await conn.fetch(
                 "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public' "
