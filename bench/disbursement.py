@@ -8,7 +8,7 @@ then
      settle every month, add the entries one by one), run on a random sample and extrapolated to every
      worker (said so in the output);
   2. the service's batch (one statement for facts and settled states, the fast path for unchanged workers,
-     month-by-month settlement for the others, COPY), timed;
+     month-by-month settlement for the others, COPY; the rules computed while PostgreSQL reads and writes), timed;
   3. a check that both give the same entries for the sample.
 Prints figures and ratios; never asserts timings. Usage: .venv/bin/python bench/disbursement.py [--workers N]
 """

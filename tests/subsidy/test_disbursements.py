@@ -266,6 +266,27 @@ async def test_amendment_to_part_time_is_not_paid_and_redelivery_changes_nothing
     assert by_worker(await all_lines(client, admin, second["id"]), worker) == []
 
 
+async def test_a_changed_worker_with_nothing_to_correct_gets_no_transfer_row(client, events, mint, admin):
+    """Settled month by month to no new line while other workers' lines are written (then it is settled during
+    their COPY): no transfer row either, as for any worker without a line."""
+    policy = await new_policy(client)
+    paid, changed = uuid.uuid4(), uuid.uuid4()
+    await events.worked_example(paid)
+    await events.worked_example(changed, through="2024-01")
+    for worker in (paid, changed):
+        await approved(client, mint, worker, policy)
+    first = await batch(client, admin, policy, "2024-01")
+    line = next(x for x in await all_lines(client, admin, first["id"]) if x["worker_id"] == str(changed))
+    paid_line = await client.post(f"/v1/disbursements/{first['id']}/lines/{line['id']}/mark",
+                                  json={"status": "paid"}, headers=admin)  # nothing pending: nothing to void
+    assert paid_line.status_code == 200, paid_line.text
+    await events.deliver(events.month(changed, "2023-12", revision=2))  # confirmed again, still full-time
+    second = await batch(client, admin, policy, "2024-02")
+    assert by_worker(await all_lines(client, admin, second["id"]), changed) == []
+    workers = (await client.get(f"/v1/disbursements/{second['id']}/workers", headers=admin)).json()["items"]
+    assert [w["worker_id"] for w in workers] == [str(paid)]
+
+
 async def test_reports_count_net_paid_and_payments(client, events, mint, admin):
     policy = await new_policy(client)
     station_b = uuid.uuid4()

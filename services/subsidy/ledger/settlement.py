@@ -77,6 +77,11 @@ def new_months(verdicts: Iterable[rules.MonthVerdict]) -> list[NewEntry]:
                      v.policy.id) for v in verdicts]
 
 
+def may_void(entries: Iterable[Entry]) -> bool:
+    """Whether `settle` could void a transfer for these entries: only a pending payment is ever voided."""
+    return any(e.kind in PAYMENTS and e.status == "pending" for e in entries)
+
+
 def settle(due: Sequence[rules.MonthVerdict], entries: Sequence[Entry], *, through: int,
            why: Callable[[int], rules.MonthVerdict]) -> Settlement:
     """Every month up to `through` of one worker and policy; `why(m)` explains a month that is not due."""
