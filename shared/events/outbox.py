@@ -3,10 +3,9 @@
 Ordering: rows are read in id order and grouped by key; each key's rows are sent one after the
 other, each waiting for the broker's acknowledgement, and a key stops at its first failure; keys go
 concurrently (in waves: every key's next row at once), so the producer packs what is in flight into a
-few compressed record batches. A row
-is marked published only after `acks=all`. A row whose failure is its own (not a broker outage)
-backs off and, after `max_attempts`, is marked dead; while a row is backing off or dead, later rows
-of the same key wait behind it instead of overtaking it.
+few compressed record batches. A row is marked published only after `acks=all`. A row whose failure
+is its own (not a broker outage) backs off and, after `max_attempts`, is marked dead; while a row is
+backing off or dead, later rows of the same key wait behind it instead of overtaking it.
 
 Under a burst the relay lingers a few milliseconds after a wake-up, so that one round reads, sends and
 marks many rows at once (`linger`, `batch_size`); the payload goes out as PostgreSQL renders it, without
@@ -293,8 +292,8 @@ class OutboxRelay:
                         while not self._stopping.is_set():
                             self._wake.clear()
                             try:
-                                # On the connection that holds the lock: a pooled one per round cost a third of
-                                # the relay's CPU in check-outs and their liveness pings (`bench/events.py`).
+                                # On the connection that holds the lock: no pooled check-out and liveness ping
+                                # per round.
                                 n = await self.publish_once(raw)
                                 backoff = self.base_backoff
                             except BrokerUnavailable as exc:
