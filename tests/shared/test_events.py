@@ -334,3 +334,39 @@ SAMPLE_DATA = {
     EventType.SERVICE_MONTH: {"station_id": str(uuid.uuid4()), "month": "2026-11", "full_time": True,
                               "service_hours": 160, "revision": 1},
 }
+
+
+def _same_partition(n: int, partition: int = 0) -> list[uuid.UUID]:
+    """Workers whose events all go to `partition` of the topic's four (the default partitioner's choice)."""
+    workers = []
+    while len(workers) < n:
+        worker = uuid.uuid4()
+        if DefaultPartitioner()(str(worker).encode(), [0, 1, 2, 3], [0, 1, 2, 3]) == partition:
+            workers.append(worker)
+    return workers
+
+
+async def test_a_row_too_large_backs_off_alone_and_its_key_waits_behind_it(db, broker):
+    """A row the producer refuses (larger than a request) backs off by itself: the other key's rows, in the same
+    partition, go in order; its own key's later row waits behind it instead of overtaking it."""
+    big_key, other = _same_partition(2)
+    big = service_month(big_key, 1)
+    big.data["pad"] = "x" * 1_100_000  # beyond the producer's request size (1 MiB)
+    await write_events(db, [service_month(other, 1), big, service_month(other, 2), service_month(big_key, 2),
+                            service_month(other, 3)])
+    await OutboxRelay(engine=db, bootstrap=broker.bootstrap, service="test").drain()
+    async with db.connect() as conn:
+        rows = {(r.key, r.rev): r for r in await conn.execute(text(
+            "SELECT key, payload->'data'->>'revision' AS rev, published_at IS NOT NULL AS published, attempts, "
+            "next_attempt_at IS NOT NULL AS backing_off, dead_at IS NOT NULL AS dead, last_error FROM outbox "
+            "WHERE key = ANY(:k) ORDER BY id"), {"k": [str(big_key), str(other)]})}
+    assert [rows[(str(other), str(i))].published for i in (1, 2, 3)] == [True, True, True]
+    stuck = rows[(str(big_key), "1")]
+    assert not stuck.published and stuck.attempts == 1 and stuck.backing_off and not stuck.dead
+    assert "MessageSizeTooLarge" in stuck.last_error
+    assert not rows[(str(big_key), "2")].published  # never overtakes the row before it
+    records = await read_topic(broker.bootstrap, TOPIC, want=10_000, timeout=3)
+    assert [json.loads(r.value)["data"]["revision"] for r in records if r.key == str(other).encode()] == [1, 2, 3]
+    assert not [r for r in records if r.key == str(big_key).encode()]
+    async with db.begin() as conn:  # out of the way of the other tests' drains
+        await conn.execute(text("UPDATE outbox SET dead_at = now() WHERE key = :k"), {"k": str(big_key)})
