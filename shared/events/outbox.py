@@ -169,7 +169,13 @@ class OutboxRelay:
 
         The rows are read and marked on the driver connection: a round is up to `batch_size` rows, and SQLAlchemy's
         per-row work would cost more than the database's (the statements are plain; nothing here needs the ORM).
-        `raw`: the leader's own connection (`run`), used for both; without it (`drain`), a pooled one each time."""
+        `raw`: the leader's own connection (`run`), used for both; without it (`drain`), a pooled one each time.
+
+        A round hands rows to the producer only after the broker answered a metadata request (one round trip):
+        the embedded broker, restarted, acknowledges and then loses records sent to a topic it does not know yet
+        (README, "Broker restarts"), and a producer's retries after an outage could reach it before anything
+        else recreated the topic. Its metadata request does (as it would on a Kafka cluster with topic
+        auto-creation); one that fails means the broker is down, and nothing is sent this round."""
         if raw is None:
             async with self.engine.connect() as conn:
                 return await self.publish_once((await conn.get_raw_connection()).driver_connection)
@@ -177,6 +183,9 @@ class OutboxRelay:
         if not rows:
             return 0
         producer = await self._get_producer()
+        if not await producer.client.force_metadata_update():
+            await self._drop_producer()
+            raise BrokerUnavailable("the broker answered no metadata request")
         sent: list[int] = []
         failed: dict[int, BaseException] = {}
         await self._send_by_key(producer, rows, sent, failed)
