@@ -10,6 +10,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 log = logging.getLogger("shared.kafka")
+BATCH_BYTES = 512 * 1024  # a record batch's size (before compression): the relay fills batches up to it
 
 
 def make_producer(bootstrap: str, *, client_id: str) -> AIOKafkaProducer:
@@ -19,7 +20,7 @@ def make_producer(bootstrap: str, *, client_id: str) -> AIOKafkaProducer:
     # memory-only broker holds through a burst, at no measurable cost in rate; gzip halved the consumer's.
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap, client_id=client_id, acks="all", enable_idempotence=False,
-        request_timeout_ms=10_000, retry_backoff_ms=200, linger_ms=5, max_batch_size=512 * 1024,
+        request_timeout_ms=10_000, retry_backoff_ms=200, linger_ms=5, max_batch_size=BATCH_BYTES,
         compression_type="lz4",
     )
 

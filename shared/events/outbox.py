@@ -1,9 +1,10 @@
 """Transactional outbox: enqueue in the business transaction; a single relay publishes in order per key.
 
-Ordering: rows are read in id order and grouped by key; each key's rows are sent one after the
-other, each waiting for the broker's acknowledgement, and a key stops at its first failure; keys go
-concurrently (in waves: every key's next row at once), so the producer packs what is in flight into a
-few compressed record batches. A row is marked published only after `acks=all`. A row whose failure
+Ordering: rows are read in id order and grouped by the partition their key goes to (the default
+partitioner's); each partition's rows go out as record batches, one after the other, each waiting for
+the broker's acknowledgement, and a partition stops at its first failure; partitions go concurrently.
+So a key's rows reach its partition in their order (what a consumer can see: Kafka orders nothing
+across topics or partitions). A row is marked published only after `acks=all`. A row whose failure
 is its own (not a broker outage) backs off and, after `max_attempts`, is marked dead; while a row is
 backing off or dead, later rows of the same key wait behind it instead of overtaking it.
 
@@ -20,7 +21,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared.db import driver_connection, make_sessionmaker
 from shared.events.envelope import CloudEvent, structured_headers
-from shared.events.kafka import make_producer
+from shared.events.kafka import BATCH_BYTES, make_producer
 
 log = logging.getLogger("shared.outbox")
 NOTIFY_CHANNEL = "outbox"
@@ -115,6 +115,20 @@ def _key_hash(key: bytes) -> int:
     return murmur2(key) & 0x7FFFFFFF
 
 
+HEADERS = structured_headers()
+
+
+async def _delivered(sending, deadline: float) -> BaseException | None:
+    """Hands a send to the producer and waits for the broker's acknowledgement until `deadline`; the failure, if
+    any (no acknowledgement in time: TimeoutError, a broker outage like any other)."""
+    try:
+        async with asyncio.timeout_at(deadline):
+            await (await sending)
+    except Exception as exc:
+        return exc
+    return None
+
+
 class BrokerUnavailable(Exception):
     pass
 
@@ -188,7 +202,7 @@ class OutboxRelay:
             raise BrokerUnavailable("the broker answered no metadata request")
         sent: list[int] = []
         failed: dict[int, BaseException] = {}
-        await self._send_by_key(producer, rows, sent, failed)
+        await self._send(producer, rows, sent, failed)
         transient = [i for i, e in failed.items() if _transient(e)]
         if sent:
             await raw.execute(_MARK_PUBLISHED, sent)
@@ -215,61 +229,68 @@ class OutboxRelay:
             raise BrokerUnavailable(repr(failed[transient[0]]))
         return len(sent)
 
-    async def _send_by_key(self, producer, rows: list, sent: list[int], failed: dict[int, BaseException]) -> None:
-        """In waves: the first row of every key, then, once a key's row is acknowledged, its next row, and so on.
+    async def _send(self, producer, rows: list, sent: list[int], failed: dict[int, BaseException]) -> None:
+        """Each partition's rows in id order (so every key's in order) as record batches of the producer's size,
+        one batch in flight per partition, the partitions at once. A batch is one request and one acknowledgement
+        for up to some thousand rows: no future, callback and wake-up per row (with a `send()` per row they were
+        half the relay's CPU, `bench/events.py`). A partition stops at its first failure: the rows after it stay
+        pending for the next round, behind it.
 
-        Within a key the sends stay strictly sequential (a row goes out only after the one before it was
-        acknowledged; a key stops at its first failure); across keys a wave goes out at once and its delivery
-        futures are awaited together (the producer batches what is in flight, `linger_ms`): no task, timeout and
-        pair of awaits per row. Each wave has `send_timeout` for its sends and acknowledgements.
-        """
-        by_key: OrderedDict[str, list] = OrderedDict()
-        for row in rows:
-            by_key.setdefault(row["key"], []).append(row)
-        queues = [iter(key_rows) for key_rows in by_key.values()]
-        wave = [(next(q), q) for q in queues]
+        A batch that the broker refuses for a reason of its own (a record too large for the broker) is sent again
+        row by row, so that only the row at fault backs off; a record larger than a batch goes alone through
+        `send()`, which checks its size against the producer's limit."""
         loop = asyncio.get_running_loop()
-        while wave:
-            deadline = loop.time() + self.send_timeout
-            deliveries: list = []
-            # The partition the default partitioner would choose from the same metadata (its list of the topic's
-            # partitions, its hash), with the hash cached per key.
-            partitions: dict[str, list[int]] = {}
-            try:
-                async with asyncio.timeout_at(deadline):
-                    for row, _ in wave:
-                        try:
-                            topic, key = row["topic"], row["key"].encode()
-                            if (candidates := partitions.get(topic)) is None:
-                                candidates = partitions[topic] = list(await producer.partitions_for(topic))
-                            deliveries.append(await producer.send(
-                                topic, value=row["payload"].encode(), key=key,
-                                partition=candidates[_key_hash(key) % len(candidates)],
-                                headers=structured_headers()))
-                        except Exception as exc:
-                            deliveries.append(exc)
-            except TimeoutError as exc:  # the rows not yet handed to the producer fail like their sends would
-                deliveries.extend(exc for _ in range(len(wave) - len(deliveries)))
-            pending = [d for d in deliveries if isinstance(d, asyncio.Future)]
-            if pending:
-                await asyncio.wait(pending, timeout=max(0.0, deadline - loop.time()))
-            next_wave = []
-            for (row, queue), delivery in zip(wave, deliveries, strict=True):
-                if isinstance(delivery, asyncio.Future):
-                    if not delivery.done():
-                        delivery.cancel()
-                        delivery = TimeoutError(f"no acknowledgement within {self.send_timeout} s")
-                    elif delivery.cancelled():
-                        delivery = asyncio.CancelledError()
-                    else:
-                        delivery = delivery.exception()
-                if delivery is not None:
-                    failed[row["id"]] = delivery
-                    continue  # later rows of this key must not overtake this one
-                sent.append(row["id"])
-                if (following := next(queue, None)) is not None:
-                    next_wave.append((following, queue))
-            wave = next_wave
+        by_partition: dict[tuple[str, int], list] = {}
+        candidates: dict[str, list[int] | BaseException] = {}
+        for row in rows:
+            topic, key = row["topic"], row["key"].encode()
+            if topic not in candidates:  # the default partitioner's choice, from the same metadata, hash cached
+                try:
+                    candidates[topic] = list(await producer.partitions_for(topic))
+                except Exception as exc:
+                    candidates[topic] = exc
+            if isinstance(partitions := candidates[topic], BaseException):
+                failed[row["id"]] = partitions
+                continue
+            partition = partitions[_key_hash(key) % len(partitions)]
+            by_partition.setdefault((topic, partition), []).append((row["id"], key, row["payload"].encode()))
+        deadline = loop.time() + self.send_timeout
+        await asyncio.gather(*(self._send_partition(producer, topic, partition, items, sent, failed, deadline)
+                               for (topic, partition), items in by_partition.items()))
+
+    async def _send_partition(self, producer, topic: str, partition: int, items: list, sent: list[int],
+                              failed: dict[int, BaseException], deadline: float) -> None:
+        """One partition's rows (id, key, value), batch after batch, each acknowledged before the next goes."""
+        done = 0
+        while done < len(items):
+            batch, count = producer.create_batch(), 0
+            for _id, key, value in items[done:]:  # a batch takes its first record whatever its size: a larger
+                if len(value) > BATCH_BYTES or batch.append(  # one goes alone through send(), below
+                        timestamp=None, key=key, value=value, headers=HEADERS) is None:
+                    break
+                count += 1
+            batch.close()
+            chunk = items[done:done + (count or 1)]
+            if count:
+                error = await _delivered(producer.send_batch(batch, topic, partition=partition), deadline)
+            else:
+                _id, key, value = chunk[0]
+                error = await _delivered(producer.send(topic, value=value, key=key, partition=partition,
+                                                       headers=HEADERS), deadline)
+            if error is not None and count > 1 and not _transient(error):
+                for row_id, key, value in chunk:  # find the row at fault: the rows before it go, it backs off
+                    error = await _delivered(producer.send(topic, value=value, key=key, partition=partition,
+                                                           headers=HEADERS), deadline)
+                    if error is not None:
+                        failed[row_id] = error
+                        return
+                    sent.append(row_id)
+            elif error is not None:
+                failed.update((row_id, error) for row_id, _key, _value in chunk)
+                return
+            else:
+                sent.extend(row_id for row_id, _key, _value in chunk)
+            done += len(chunk)
 
     async def drain(self) -> int:
         total = 0

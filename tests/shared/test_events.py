@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import MessageSizeTooLargeError
 from aiokafka.partitioner import DefaultPartitioner
 from cloudevents.core.bindings import kafka
 from cloudevents.core.formats.json import JSONFormat
@@ -348,20 +349,26 @@ def _same_partition(n: int, partition: int = 0) -> list[uuid.UUID]:
     return workers
 
 
+async def _outbox_rows(engine, workers) -> dict:
+    async with engine.connect() as conn:
+        rows = await conn.execute(text(
+            "SELECT key, payload->'data'->>'revision' AS rev, published_at IS NOT NULL AS published, attempts, "
+            "next_attempt_at IS NOT NULL AS backing_off, dead_at IS NOT NULL AS dead, last_error FROM outbox "
+            "WHERE key = ANY(:k) ORDER BY id"), {"k": [str(w) for w in workers]})
+        return {(r.key, r.rev): r for r in rows}
+
+
 async def test_a_row_too_large_backs_off_alone_and_its_key_waits_behind_it(db, broker):
-    """A row the producer refuses (larger than a request) backs off by itself: the other key's rows, in the same
-    partition, go in order; its own key's later row waits behind it instead of overtaking it."""
+    """The relay sends a partition's rows as record batches; a row the producer refuses (larger than a request)
+    backs off by itself: the other key's rows, in the same partition, go in order; its own key's later row waits
+    behind it instead of overtaking it."""
     big_key, other = _same_partition(2)
     big = service_month(big_key, 1)
     big.data["pad"] = "x" * 1_100_000  # beyond the producer's request size (1 MiB)
     await write_events(db, [service_month(other, 1), big, service_month(other, 2), service_month(big_key, 2),
                             service_month(other, 3)])
     await OutboxRelay(engine=db, bootstrap=broker.bootstrap, service="test").drain()
-    async with db.connect() as conn:
-        rows = {(r.key, r.rev): r for r in await conn.execute(text(
-            "SELECT key, payload->'data'->>'revision' AS rev, published_at IS NOT NULL AS published, attempts, "
-            "next_attempt_at IS NOT NULL AS backing_off, dead_at IS NOT NULL AS dead, last_error FROM outbox "
-            "WHERE key = ANY(:k) ORDER BY id"), {"k": [str(big_key), str(other)]})}
+    rows = await _outbox_rows(db, [big_key, other])
     assert [rows[(str(other), str(i))].published for i in (1, 2, 3)] == [True, True, True]
     stuck = rows[(str(big_key), "1")]
     assert not stuck.published and stuck.attempts == 1 and stuck.backing_off and not stuck.dead
@@ -406,3 +413,39 @@ async def _published(engine, workers, n: int) -> bool:
     async with engine.connect() as conn:
         return (await conn.execute(text("SELECT count(*) FROM outbox WHERE key = ANY(:k) AND published_at IS NOT NULL"),
                                    {"k": [str(w) for w in workers]})).scalar() >= n
+
+
+class _RefusingBatches:
+    """The real producer, except that the broker refuses every record batch of more than one record as too large
+    (a broker whose limit is below the producer's batch size): only the relay's row-by-row path gets through."""
+
+    def __init__(self, producer):
+        self.producer = producer
+        self.refused = 0
+
+    def __getattr__(self, name):
+        return getattr(self.producer, name)
+
+    async def send_batch(self, batch, topic, *, partition):
+        if batch.record_count() > 1:
+            self.refused += 1
+            raise MessageSizeTooLargeError("the broker's limit is below this batch")
+        return await self.producer.send_batch(batch, topic, partition=partition)
+
+
+async def test_a_batch_refused_for_its_own_reason_is_sent_again_row_by_row(db, broker):
+    workers = _same_partition(3)
+    await write_events(db, [service_month(w, seq) for seq in (1, 2) for w in workers])
+    relay = OutboxRelay(engine=db, bootstrap=broker.bootstrap, service="test")
+    refusing = _RefusingBatches(await relay._get_producer())
+    relay._producer = refusing
+    try:
+        assert await relay.drain() >= 6
+    finally:
+        await relay._drop_producer()
+    assert refusing.refused >= 1
+    rows = await _outbox_rows(db, workers)
+    assert all(r.published and r.attempts == 1 and not r.backing_off for r in rows.values())  # nobody backs off
+    records = await read_topic(broker.bootstrap, TOPIC, want=10_000, timeout=3)
+    for worker in workers:
+        assert [json.loads(r.value)["data"]["revision"] for r in records if r.key == str(worker).encode()] == [1, 2]
