@@ -1,10 +1,13 @@
-"""The pool's one-round-trip liveness check (shared.db._ping) against a real PostgreSQL."""
+"""shared.db against a real PostgreSQL: the pool's one-round-trip liveness check, and `driver_connection` inside
+the session's transaction."""
 
 from __future__ import annotations
 
 from sqlalchemy import text
 
-from shared.db import make_engine, make_sessionmaker
+import pytest
+
+from shared.db import driver_connection, make_engine, make_sessionmaker
 from tests.support import fresh_database
 
 
@@ -42,5 +45,37 @@ async def test_the_liveness_check_is_one_statement_outside_a_transaction(pg):
         async with engine.connect() as conn:  # checked out again: pinged
             await conn.execute(text("SELECT 1"))
         assert sent[0] == ";" and "BEGIN" not in sent and "ROLLBACK" not in sent, sent
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("commit", [True, False])
+async def test_what_runs_on_the_driver_connection_is_the_sessions_transaction(pg, commit):
+    """The adapter's own BEGIN opens the transaction (no statement through SQLAlchemy first): a write on the driver
+    connection and one through the session commit together or roll back together, and SQLAlchemy sends no second
+    BEGIN."""
+    url = await fresh_database(pg, "registry")
+    engine = make_engine(url, pool_size=1)
+    sessions = make_sessionmaker(engine)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (n int)"))
+        async with sessions() as session:
+            await session.begin()
+            driver = await driver_connection(session)
+            assert driver.is_in_transaction()
+            sent: list[str] = []
+            def log(record) -> None:
+                sent.append(record.query)
+
+            driver.add_query_logger(log)
+            await driver.execute("INSERT INTO t VALUES (1)")
+            await session.execute(text("INSERT INTO t VALUES (2)"))
+            assert await driver_connection(session) is driver
+            await (session.commit() if commit else session.rollback())
+            driver.remove_query_logger(log)
+        assert not [q for q in sent if q.strip(" ;").upper() == "BEGIN"], sent
+        async with engine.connect() as conn:
+            assert sorted(r[0] for r in await conn.execute(text("SELECT n FROM t"))) == ([1, 2] if commit else [])
     finally:
         await engine.dispose()
