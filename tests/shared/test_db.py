@@ -3,9 +3,11 @@ the session's transaction."""
 
 from __future__ import annotations
 
-from sqlalchemy import text
+import asyncio
 
 import pytest
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import text
 
 from shared.db import driver_connection, make_engine, make_sessionmaker
 from tests.support import fresh_database
@@ -79,3 +81,27 @@ async def test_what_runs_on_the_driver_connection_is_the_sessions_transaction(pg
             assert sorted(r[0] for r in await conn.execute(text("SELECT n FROM t"))) == ([1, 2] if commit else [])
     finally:
         await engine.dispose()
+
+
+async def test_a_connection_that_dies_before_begin_fails_as_sqlalchemy_reports_an_outage(pg):
+    """If the adapter's BEGIN fails, the error is SQLAlchemy's DBAPIError with the connection invalidated (what the
+    web layer answers with a 503 and the inbox retries), not the adapter's own exception type."""
+    url = await fresh_database(pg, "registry")
+    engine = make_engine(url, pool_size=1)
+    other = make_engine(url, pool_size=1)
+    sessions = make_sessionmaker(engine)
+    try:
+        async with sessions() as session:
+            connection = await session.connection()  # checked out and pinged
+            pid = (await connection.exec_driver_sql("SELECT pg_backend_pid()")).scalar_one()
+            await session.rollback()
+            connection = await session.connection()
+            async with other.begin() as conn:  # the server ends it between the check and BEGIN
+                await conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+            await asyncio.sleep(0.2)
+            with pytest.raises(sa_exc.DBAPIError) as caught:
+                await driver_connection(session)
+            assert caught.value.connection_invalidated
+    finally:
+        await engine.dispose()
+        await other.dispose()
