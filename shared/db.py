@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -70,6 +71,13 @@ async def driver_connection(session: AsyncSession):
             # SQLAlchemy's (a DBAPIError that invalidates the connection), which the web layer answers with a 503
             # and the inbox takes for an outage, never for a bad event.
             await connection.exec_driver_sql("SELECT 1")
+        except BaseException:
+            # Cancelled while BEGIN was on its way: the server may hold a transaction the adapter does not know of,
+            # and a connection returned to the pool so would swallow the next user's commits. Closed instead (what
+            # SQLAlchemy does with a statement cancelled under it).
+            with contextlib.suppress(Exception):
+                await connection.invalidate()
+            raise
     return driver
 
 

@@ -6,7 +6,10 @@ the broker's acknowledgement, and a partition stops at its first failure; partit
 So a key's rows reach its partition in their order (what a consumer can see: Kafka orders nothing
 across topics or partitions). A row is marked published only after `acks=all`. A row whose failure
 is its own (not a broker outage) backs off and, after `max_attempts`, is marked dead; while a row is
-backing off or dead, later rows of the same key wait behind it instead of overtaking it.
+backing off or dead, later rows of the same key wait behind it instead of overtaking it, in every topic, from
+the next round on. Within the round in which a row fails, the same key's rows of other topics (other
+partitions) may still go out: topics are not ordered for a consumer anyway, and the inbox's handlers of
+different types commute (shared/events/inbox.py).
 
 Under a burst the relay lingers a few milliseconds after a wake-up, so that one round reads, sends and
 marks many rows at once (`linger`, `batch_size`); the payload goes out as PostgreSQL renders it, without
@@ -189,7 +192,9 @@ class OutboxRelay:
         the embedded broker, restarted, acknowledges and then loses records sent to a topic it does not know yet
         (README, "Broker restarts"), and a producer's retries after an outage could reach it before anything
         else recreated the topic. Its metadata request does (as it would on a Kafka cluster with topic
-        auto-creation); one that fails means the broker is down, and nothing is sent this round."""
+        auto-creation); one that fails, or no answer within `send_timeout`, means the broker is down, and nothing is
+        sent this round. A restart while a round's records are in flight is not covered: the producer may resend
+        them to the restarted broker before anything recreated the topic (README, "Broker restarts")."""
         if raw is None:
             async with self.engine.connect() as conn:
                 return await self.publish_once((await conn.get_raw_connection()).driver_connection)
@@ -197,7 +202,12 @@ class OutboxRelay:
         if not rows:
             return 0
         producer = await self._get_producer()
-        if not await producer.client.force_metadata_update():
+        try:
+            async with asyncio.timeout(self.send_timeout):
+                answered = await producer.client.force_metadata_update()
+        except TimeoutError:
+            answered = False
+        if not answered:
             await self._drop_producer()
             raise BrokerUnavailable("the broker answered no metadata request")
         sent: list[int] = []
@@ -246,7 +256,8 @@ class OutboxRelay:
             topic, key = row["topic"], row["key"].encode()
             if topic not in candidates:  # the default partitioner's choice, from the same metadata, hash cached
                 try:
-                    candidates[topic] = list(await producer.partitions_for(topic))
+                    async with asyncio.timeout(self.send_timeout):  # a topic the broker does not have: an outage
+                        candidates[topic] = list(await producer.partitions_for(topic))
                 except Exception as exc:
                     candidates[topic] = exc
             if isinstance(partitions := candidates[topic], BaseException):

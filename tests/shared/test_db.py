@@ -4,6 +4,7 @@ the session's transaction."""
 from __future__ import annotations
 
 import asyncio
+from unittest.mock import patch
 
 import pytest
 from sqlalchemy import exc as sa_exc
@@ -46,7 +47,7 @@ async def test_the_liveness_check_is_one_statement_outside_a_transaction(pg):
             raw._connection.add_query_logger(lambda record: sent.append(record.query))
         async with engine.connect() as conn:  # checked out again: pinged
             await conn.execute(text("SELECT 1"))
-        assert sent[0] == ";" and "BEGIN" not in sent and "ROLLBACK" not in sent, sent
+        assert "BEGIN;" in sent and sent[:sent.index("BEGIN;")] == [";"], sent  # the check, then the statement's own
     finally:
         await engine.dispose()
 
@@ -64,7 +65,9 @@ async def test_what_runs_on_the_driver_connection_is_the_sessions_transaction(pg
             await conn.execute(text("CREATE TABLE t (n int)"))
         async with sessions() as session:
             await session.begin()
-            driver = await driver_connection(session)
+            connection = await session.connection()
+            with patch.object(type(connection), "exec_driver_sql", side_effect=AssertionError("the fallback ran")):
+                driver = await driver_connection(session)  # the adapter's BEGIN, not the fallback through SQLAlchemy
             assert driver.is_in_transaction()
             sent: list[str] = []
             def log(record) -> None:
@@ -105,3 +108,32 @@ async def test_a_connection_that_dies_before_begin_fails_as_sqlalchemy_reports_a
     finally:
         await engine.dispose()
         await other.dispose()
+
+
+async def test_a_begin_cancelled_on_its_way_does_not_go_back_to_the_pool(pg):
+    """Cancelled after BEGIN reached the server: the connection is closed, not pooled with a transaction the adapter
+    does not know of (the next unit of work would commit nothing)."""
+    url = await fresh_database(pg, "registry")
+    engine = make_engine(url, pool_size=1)
+    sessions = make_sessionmaker(engine)
+    try:
+        first = await _backend_pid(sessions)
+
+        async def begin_then_cancelled(adapted) -> None:
+            await adapted._connection.execute("BEGIN")
+            raise asyncio.CancelledError
+
+        with patch("sqlalchemy.dialects.postgresql.asyncpg.AsyncAdapt_asyncpg_connection._start_transaction",
+                   begin_then_cancelled):
+            async with sessions() as session:
+                with pytest.raises(asyncio.CancelledError):
+                    await driver_connection(session)
+        async with sessions() as session:  # a new connection: committing here commits
+            second = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            await session.execute(text("CREATE TABLE t (n int)"))
+            await session.commit()
+        assert second != first
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
+    finally:
+        await engine.dispose()

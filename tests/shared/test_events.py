@@ -56,8 +56,9 @@ async def write_events(engine, events) -> None:
         await enqueue(session, *events, topics=TOPICS)
 
 
-async def read_topic(bootstrap: str, topic: str, *, want: int, timeout: float = 20.0) -> list:
-    """Read a topic from the beginning by explicit assignment (no group join), until `want` records."""
+async def read_topic(bootstrap: str, topic: str, *, want: int, timeout: float = 20.0, keys=None) -> list:
+    """Read a topic from the beginning by explicit assignment (no group join), until `want` records (of `keys`,
+    worker ids, if given: the topic is shared by the session's tests)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                                 auto_offset_reset="earliest", group_id=None)
     await consumer.start()
@@ -71,10 +72,11 @@ async def read_topic(bootstrap: str, topic: str, *, want: int, timeout: float = 
         records = []
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while len(records) < want and loop.time() < deadline:
+        mine = {str(k).encode() for k in keys} if keys is not None else None
+        while loop.time() < deadline and len(records if mine is None else [r for r in records if r.key in mine]) < want:
             for batch in (await consumer.getmany(timeout_ms=300)).values():
                 records.extend(batch)
-        return records
+        return records if mine is None else [r for r in records if r.key in mine]
     finally:
         await consumer.stop()
 
@@ -107,7 +109,7 @@ async def test_events_for_one_key_arrive_in_order(db, broker):
     for seq in range(1, 41):  # interleaved keys, one transaction per step
         await write_events(db, [service_month(w, seq) for w in workers])
     assert await relay.drain() == 200
-    records = await read_topic(broker.bootstrap, TOPIC, want=10_000, timeout=3)
+    records = await read_topic(broker.bootstrap, TOPIC, want=200, keys=workers)
     for worker in workers:
         seqs = [json.loads(r.value)["data"]["revision"] for r in records if r.key == str(worker).encode()]
         assert seqs == list(range(1, 41))
@@ -367,14 +369,16 @@ async def test_a_row_too_large_backs_off_alone_and_its_key_waits_behind_it(db, b
     big.data["pad"] = "x" * 1_100_000  # beyond the producer's request size (1 MiB)
     await write_events(db, [service_month(other, 1), big, service_month(other, 2), service_month(big_key, 2),
                             service_month(other, 3)])
-    await OutboxRelay(engine=db, bootstrap=broker.bootstrap, service="test").drain()
+    # A long backoff: the drain must end before the row's next attempt, however slow the machine.
+    await OutboxRelay(engine=db, bootstrap=broker.bootstrap, service="test", base_backoff=60).drain()
     rows = await _outbox_rows(db, [big_key, other])
     assert [rows[(str(other), str(i))].published for i in (1, 2, 3)] == [True, True, True]
     stuck = rows[(str(big_key), "1")]
     assert not stuck.published and stuck.attempts == 1 and stuck.backing_off and not stuck.dead
     assert "MessageSizeTooLarge" in stuck.last_error
     assert not rows[(str(big_key), "2")].published  # never overtakes the row before it
-    records = await read_topic(broker.bootstrap, TOPIC, want=10_000, timeout=3)
+    # Three are there (acknowledged before the drain returned); a fourth (a row of big_key) must not be.
+    records = await read_topic(broker.bootstrap, TOPIC, want=4, keys=[big_key, other], timeout=5)
     assert [json.loads(r.value)["data"]["revision"] for r in records if r.key == str(other).encode()] == [1, 2, 3]
     assert not [r for r in records if r.key == str(big_key).encode()]
     async with db.begin() as conn:  # out of the way of the other tests' drains
@@ -446,6 +450,6 @@ async def test_a_batch_refused_for_its_own_reason_is_sent_again_row_by_row(db, b
     assert refusing.refused >= 1
     rows = await _outbox_rows(db, workers)
     assert all(r.published and r.attempts == 1 and not r.backing_off for r in rows.values())  # nobody backs off
-    records = await read_topic(broker.bootstrap, TOPIC, want=10_000, timeout=3)
+    records = await read_topic(broker.bootstrap, TOPIC, want=6, keys=workers)
     for worker in workers:
         assert [json.loads(r.value)["data"]["revision"] for r in records if r.key == str(worker).encode()] == [1, 2]
