@@ -272,10 +272,15 @@ class OutboxRelay:
     async def _send_partition(self, producer, topic: str, partition: int, items: list, sent: list[int],
                               failed: dict[int, BaseException], deadline: float) -> None:
         """One partition's rows (id, key, value), batch after batch, each acknowledged before the next goes."""
+
+        async def send_one(key: bytes, value: bytes) -> BaseException | None:
+            return await _delivered(producer.send(topic, value=value, key=key, partition=partition, headers=HEADERS),
+                                    deadline)
+
         done = 0
         while done < len(items):
             batch, count = producer.create_batch(), 0
-            for _id, key, value in items[done:]:  # a batch takes its first record whatever its size: a larger
+            for _row_id, key, value in items[done:]:  # a batch takes its first record whatever its size: a larger
                 if len(value) > BATCH_BYTES or batch.append(  # one goes alone through send(), below
                         timestamp=None, key=key, value=value, headers=HEADERS) is None:
                     break
@@ -285,13 +290,10 @@ class OutboxRelay:
             if count:
                 error = await _delivered(producer.send_batch(batch, topic, partition=partition), deadline)
             else:
-                _id, key, value = chunk[0]
-                error = await _delivered(producer.send(topic, value=value, key=key, partition=partition,
-                                                       headers=HEADERS), deadline)
+                error = await send_one(*chunk[0][1:])
             if error is not None and count > 1 and not _transient(error):
                 for row_id, key, value in chunk:  # find the row at fault: the rows before it go, it backs off
-                    error = await _delivered(producer.send(topic, value=value, key=key, partition=partition,
-                                                           headers=HEADERS), deadline)
+                    error = await send_one(key, value)
                     if error is not None:
                         failed[row_id] = error
                         return

@@ -19,21 +19,28 @@ async def _backend_pid(sessions) -> int:
         return (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
 
 
+async def _terminate(url: str, pid: int) -> None:
+    """The server ends a backend (as a restart or an idle timeout would), from a connection of its own."""
+    other = make_engine(url, pool_size=1)
+    try:
+        async with other.begin() as conn:
+            assert (await conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})).scalar_one()
+    finally:
+        await other.dispose()
+
+
 async def test_a_connection_the_server_closed_is_replaced_before_the_unit_of_work(pg):
     url = await fresh_database(pg, "registry")
     engine = make_engine(url, pool_size=1)
-    other = make_engine(url, pool_size=1)
     sessions = make_sessionmaker(engine)
     try:
         first = await _backend_pid(sessions)
-        async with other.begin() as conn:  # the server ends the pooled connection (a restart, an idle timeout)
-            assert (await conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": first})).scalar_one()
+        await _terminate(url, first)
         second = await _backend_pid(sessions)  # no error: the check found it dead and the pool reconnected
         assert second != first
         assert await _backend_pid(sessions) == second  # and the new one is kept
     finally:
         await engine.dispose()
-        await other.dispose()
 
 
 async def test_the_liveness_check_is_one_statement_outside_a_transaction(pg):
@@ -91,23 +98,20 @@ async def test_a_connection_that_dies_before_begin_fails_as_sqlalchemy_reports_a
     web layer answers with a 503 and the inbox retries), not the adapter's own exception type."""
     url = await fresh_database(pg, "registry")
     engine = make_engine(url, pool_size=1)
-    other = make_engine(url, pool_size=1)
     sessions = make_sessionmaker(engine)
     try:
         async with sessions() as session:
             connection = await session.connection()  # checked out and pinged
             pid = (await connection.exec_driver_sql("SELECT pg_backend_pid()")).scalar_one()
             await session.rollback()
-            connection = await session.connection()
-            async with other.begin() as conn:  # the server ends it between the check and BEGIN
-                await conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+            await session.connection()  # checked out and pinged again
+            await _terminate(url, pid)  # the server ends it between the check and BEGIN
             await asyncio.sleep(0.2)
             with pytest.raises(sa_exc.DBAPIError) as caught:
                 await driver_connection(session)
             assert caught.value.connection_invalidated
     finally:
         await engine.dispose()
-        await other.dispose()
 
 
 async def test_a_begin_cancelled_on_its_way_does_not_go_back_to_the_pool(pg):
