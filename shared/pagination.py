@@ -34,9 +34,13 @@ class PageParams(BaseModel):
 
 # Dependencies are `async def` (here and in every service): FastAPI runs a plain `def` dependency in a worker
 # thread, a thread hop per request that cost a list request more CPU than its query.
+CURSOR_HELP = "opaque cursor from a previous page"
+MAX_LIMIT = 500
+
+
 async def page_params(
-    cursor: Annotated[str | None, Query(description="opaque cursor from a previous page")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(description=CURSOR_HELP)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> PageParams:
     return PageParams(cursor=cursor, limit=limit)
 
@@ -90,7 +94,15 @@ async def paginate(session: AsyncSession | AsyncConnection | AsyncEngine, stmt: 
         return rows, None
     rows = rows[: params.limit]
     last = rows[-1]
-    return rows, _encode([getattr(last, k.key) for k in keys])
+    return rows, _encode([_value(last, k.key) for k in keys])
+
+
+def _value(row, key: str):
+    """A column of an ORM object or a SQLAlchemy row by attribute; of an asyncpg record (`read_once`) by name."""
+    try:
+        return getattr(row, key)
+    except AttributeError:
+        return row[key]
 
 
 def page_response(items: list[dict], next_cursor: str | None) -> Response:

@@ -1,5 +1,5 @@
-"""shared.db against a real PostgreSQL: the pool's one-round-trip liveness check, and `driver_connection` inside
-the session's transaction."""
+"""shared.db against a real PostgreSQL: the pool's one-round-trip liveness check, `driver_connection` inside the
+session's transaction, and `read_once`'s statements sent to asyncpg as compiled."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import asyncio
 from unittest.mock import patch
 
 import pytest
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, bindparam, event, func, select, text
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import text
 
-from shared.db import driver_connection, make_engine, make_sessionmaker
+from shared.db import driver_connection, make_engine, make_sessionmaker, read_once
 from tests.support import fresh_database
 
 
@@ -139,5 +139,67 @@ async def test_a_begin_cancelled_on_its_way_does_not_go_back_to_the_pool(pg):
         assert second != first
         async with engine.connect() as conn:
             assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
+    finally:
+        await engine.dispose()
+
+
+async def _read_setup(url: str):
+    """A read engine of one connection, a table of three rows, and a logger of what its connection is sent."""
+    engine = make_engine(url, pool_size=1, reads_only=True)
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE r (n int PRIMARY KEY, name text, kind text, at timestamptz)"))
+        await conn.execute(text("INSERT INTO r VALUES (1, 'a1', 'x', now()), (2, 'b2', 'y', now()),"
+                                " (3, 'a3', 'y', now())"))
+    sent: list[str] = []
+    async with engine.connect() as conn:
+        (await conn.get_raw_connection()).driver_connection.add_query_logger(lambda rec: sent.append(rec.query))
+    through_sqlalchemy: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute",
+                 lambda conn, cursor, statement, *args: through_sqlalchemy.append(statement))
+    table = Table("r", MetaData(), Column("n", Integer, primary_key=True), Column("name", String),
+                  Column("kind", String), Column("at", DateTime(timezone=True)))
+    return engine, table, sent, through_sqlalchemy
+
+
+async def test_read_once_sends_the_compiled_statement_with_this_statements_own_values(pg):
+    """`read_once` compiles a statement's shape once and sends it to asyncpg itself: two statements of one shape with
+    different bound values (a literal in the statement, a parameter passed) each get their own rows; an `IN` list,
+    which SQLAlchemy expands at execution, goes through SQLAlchemy."""
+    url = await fresh_database(pg, "registry")
+    engine, table, sent, through_sqlalchemy = await _read_setup(url)
+    try:
+        def named(prefix: str):
+            return (select(table.c.n, table.c.name).where(table.c.name.like(f"{prefix}%"), table.c.n > bindparam("m"))
+                    .order_by(table.c.n))
+        assert [tuple(r) for r in await read_once(engine, named("a"), {"m": 0})] == [(1, "a1"), (3, "a3")]
+        assert [tuple(r) for r in await read_once(engine, named("b"), {"m": 0})] == [(2, "b2")]
+        assert [r["name"] for r in await read_once(engine, named("a"), {"m": 1})] == ["a3"]
+        await asyncio.sleep(0.05)  # asyncpg calls its query loggers soon after, not at once
+        assert through_sqlalchemy == [] and len([q for q in sent if "FROM r" in q]) == 3, (through_sqlalchemy, sent)
+        assert len({q for q in sent if "FROM r" in q}) == 1  # one text for the one shape
+        rows = await read_once(engine, select(table.c.n).where(table.c.kind.in_(["y"])).order_by(table.c.n))
+        assert [r[0] for r in rows] == [2, 3] and len(through_sqlalchemy) == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_read_once_on_a_connection_the_server_closed_fails_as_sqlalchemy_reports_an_outage(pg):
+    """The fast path's error is not the answer: SQLAlchemy's path on the same connection says it (a DBAPIError
+    with the connection invalidated: a 503, and the next read has a new connection); a statement the server
+    refuses is SQLAlchemy's error too."""
+    url = await fresh_database(pg, "registry")
+    engine, table, _, _ = await _read_setup(url)
+    try:
+        pid = (await read_once(engine, select(func.pg_backend_pid())))[0][0]
+        await _terminate(url, pid)
+        await asyncio.sleep(0.2)
+        with pytest.raises(sa_exc.DBAPIError) as caught:
+            await read_once(engine, select(table.c.n))
+        assert caught.value.connection_invalidated
+        assert (await read_once(engine, select(func.pg_backend_pid())))[0][0] != pid
+        with pytest.raises(sa_exc.DBAPIError) as caught:
+            await read_once(engine, select(table.c.n).where(table.c.name == bindparam("v", type_=Integer)), {"v": 1})
+        assert not caught.value.connection_invalidated
+        assert len(await read_once(engine, select(table.c.n))) == 3
     finally:
         await engine.dispose()

@@ -33,12 +33,20 @@ class Disclosure:
     action: str = ""
 
 
-UNMASK = Query(description="bureau_admin only, with a purpose: ID number, phone and birth date in full (recorded)")
-PURPOSE = Query(max_length=500, description="why the data is unmasked (without it the view stays masked)")
+UNMASK_HELP = "bureau_admin only, with a purpose: ID number, phone and birth date in full (recorded)"
+PURPOSE_HELP = "why the data is unmasked (without it the view stays masked)"
+PURPOSE_MAX = 500
+UNMASK, PURPOSE = Query(description=UNMASK_HELP), Query(max_length=PURPOSE_MAX, description=PURPOSE_HELP)
 
 
 async def disclosure(request: Request, principal: CurrentPrincipal, unmask: Annotated[bool, UNMASK] = False,
                      purpose: Annotated[str | None, PURPOSE] = None) -> Disclosure:
+    return disclosure_of(request, principal, unmask=unmask, purpose=purpose)
+
+
+def disclosure_of(request: Request, principal: Principal, *, unmask: bool, purpose: str | None) -> Disclosure:
+    """What `unmask` and `purpose` of this request let `principal` see: for the `disclosure` dependency, and for
+    the worker list, which reads its whole query string in one model (`WorkerListQuery`)."""
     reason = (purpose or "").strip()
     if unmask and reason and principal.is_admin:
         return Disclosure(reveal=True, purpose=reason, action=f"{request.method} {request.url.path}")

@@ -5,12 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
 
-from services.registry.common import Level
-from services.registry.deps import CipherDep
-from services.registry.privacy.service import DisclosureDep, record_personal_data_access
+from services.registry.deps import CipherDep, query_model
+from services.registry.privacy.service import DisclosureDep, disclosure_of, record_personal_data_access
 from services.registry.workers import repository, service
 from services.registry.workers.models import Honour, Training, Worker
 from services.registry.workers.repository import WRITERS
@@ -21,6 +20,7 @@ from services.registry.workers.schemas import (
     TrainingCreate,
     TrainingRead,
     WorkerCreate,
+    WorkerListQuery,
     WorkerRead,
     WorkerUpdate,
 )
@@ -53,16 +53,18 @@ async def create_worker(data: WorkerCreate, session: SessionDep, principal: Curr
     return (await _views(session, principal, cipher, disclosure, [worker]))[0]
 
 
-@router.get("/workers", response_model=Page[WorkerRead])
-async def list_workers(
-    request: Request, principal: CurrentPrincipal, params: Params, disclosure: DisclosureDep,
-    station_id: uuid.UUID | None = None, level: Level | None = None, registered: bool | None = None,
-    q: Annotated[str | None, Query(max_length=100)] = None,
-):
+ListQuery, LIST_QUERY_DOCS = query_model(WorkerListQuery)
+
+
+@router.get("/workers", response_model=Page[WorkerRead], openapi_extra=LIST_QUERY_DOCS)
+async def list_workers(request: Request, principal: CurrentPrincipal, query: ListQuery):
     """Workers the caller may see; `level` keeps holders of a valid certificate of that level. One query per
     page and nothing decrypted, unless a bureau_admin unmasks."""
-    stmt = repository.list_statement(principal, reveal=disclosure.reveal, station_id=station_id,
-                                     level=level.value if level else None, registered=registered, q=q)
+    disclosure = disclosure_of(request, principal, unmask=query.unmask, purpose=query.purpose)
+    params = query.page
+    stmt = repository.list_statement(principal, reveal=disclosure.reveal, station_id=query.station_id,
+                                     level=query.level.value if query.level else None, registered=query.registered,
+                                     q=query.q)
     keys = [Worker.created_at, Worker.id]
     if not disclosure.reveal:  # one statement, no transaction: the read engine (shared.db.read_once)
         rows, cursor = await paginate(request.app.state.read_engine, stmt, params, keys=keys)

@@ -8,8 +8,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from services.registry.common import NotFutureDate
+from services.registry.common import Level, NotFutureDate
 from services.registry.employments.schemas import EmploymentCreate
+from services.registry.privacy.service import PURPOSE_HELP, PURPOSE_MAX, UNMASK_HELP
+from shared.pagination import CURSOR_HELP, MAX_LIMIT, PageParams
 from shared.validators import normalize_id_number
 
 PHONE_PATTERN = r"^1\d{10}$"
@@ -128,3 +130,22 @@ class WorkerUpdate(BaseModel):
     political_status: str | None = Field(default=None, max_length=50)
     full_time: bool | None = None
     notes: str | None = Field(default=None, max_length=2000)
+
+
+class WorkerListQuery(BaseModel):
+    """The query string of `GET /v1/workers`, validated in one call (`services.registry.deps.query_model`): its
+    filters, the page (`shared.pagination.page_params`) and the unmasking (`privacy.service.disclosure`), in the
+    order and with the limits those declare."""
+
+    station_id: uuid.UUID | None = None
+    level: Level | None = None
+    registered: bool | None = None
+    q: str | None = Field(default=None, max_length=100)
+    cursor: str | None = Field(default=None, description=CURSOR_HELP)
+    limit: int = Field(default=50, ge=1, le=MAX_LIMIT)
+    unmask: bool = Field(default=False, description=UNMASK_HELP)
+    purpose: str | None = Field(default=None, max_length=PURPOSE_MAX, description=PURPOSE_HELP)
+
+    @property
+    def page(self) -> PageParams:
+        return PageParams(cursor=self.cursor, limit=self.limit)
