@@ -1,8 +1,14 @@
 """Benchmark: outbox -> relay -> broker -> inbox, against raw aiokafka produce/consume in the same run.
 
 Prints throughput (events/s) and end-to-end latency (p50/p99) for both paths and their ratios.
-Run: `make bench` or `.venv/bin/python bench/events.py [--events N]`. Starts its own embedded
-PostgreSQL and broker; nothing else is needed.
+Run: `make bench` or `.venv/bin/python bench/events.py [--events N] [--writers N]`. Starts its own embedded
+PostgreSQL (durable: every commit is flushed) and broker; nothing else is needed.
+
+The events are written in business transactions of `--batch` events by `--writers` concurrent writers (default 4):
+at month end the stations confirm their reports at once, each confirmation a request of its own, and PostgreSQL
+then flushes several commits together. One writer alone waits for each commit's flush before it builds the next
+transaction; that measures the commit latency of one client more than the event path (the raw baseline does not
+wait for one send before the next either). `--writers 1` gives that figure.
 """
 
 from __future__ import annotations
@@ -68,7 +74,7 @@ async def raw_kafka(bootstrap: str, n: int, keys: list[str]) -> dict:
     return {"produce_per_s": n / produced, "e2e_per_s": n / total, "p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99)}
 
 
-async def platform(url: str, bootstrap: str, n: int, keys: list[str], batch: int) -> dict:
+async def platform(url: str, bootstrap: str, n: int, keys: list[str], batch: int, writers: int) -> dict:
     engine = make_engine(url, pool_size=5)
     sessions = make_sessionmaker(engine)
 
@@ -85,13 +91,18 @@ async def platform(url: str, bootstrap: str, n: int, keys: list[str], batch: int
     tasks = [asyncio.create_task(relay.run()), asyncio.create_task(inbox.run())]
     await asyncio.wait_for(inbox.assigned.wait(), 60)
     station = uuid.uuid4()
+    offsets = iter(range(0, n, batch))
+
+    async def writer() -> None:
+        for offset in offsets:  # business transactions of `batch` events each, shared among the writers
+            events = [make_event(EventType.SERVICE_MONTH, ServiceMonth(
+                worker_id=uuid.UUID(keys[i % len(keys)]), station_id=station, month="2024-01", full_time=True,
+                service_hours=160, revision=i + 1), source="bench") for i in range(offset, min(n, offset + batch))]
+            async with sessions() as session, session.begin():
+                await enqueue_many(session, events, topics=TOPICS)
+
     started = time.perf_counter()
-    for offset in range(0, n, batch):  # business transactions of `batch` events each
-        events = [make_event(EventType.SERVICE_MONTH, ServiceMonth(
-            worker_id=uuid.UUID(keys[i % len(keys)]), station_id=station, month="2024-01", full_time=True,
-            service_hours=160, revision=i + 1), source="bench") for i in range(offset, min(n, offset + batch))]
-        async with sessions() as session, session.begin():
-            await enqueue_many(session, events, topics=TOPICS)
+    await asyncio.gather(*(writer() for _ in range(writers)))
     written = time.perf_counter() - started
     while True:
         async with engine.connect() as conn:
@@ -118,6 +129,7 @@ async def main() -> None:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--keys", type=int, default=1000, help="distinct workers (partition keys)")
     parser.add_argument("--batch", type=int, default=100, help="events per business transaction")
+    parser.add_argument("--writers", type=int, default=4, help="business transactions written at once")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     keys = [str(uuid.uuid4()) for _ in range(args.keys)]
@@ -130,12 +142,13 @@ async def main() -> None:
         pg.create_databases("bench")
         await asyncio.to_thread(upgrade, "registry", pg.url("bench"))
         await ensure_topics(broker.bootstrap, all_topics())
-        ours = await platform(pg.url("bench"), broker.bootstrap, args.events, keys, args.batch)
+        ours = await platform(pg.url("bench"), broker.bootstrap, args.events, keys, args.batch, args.writers)
         raw = await raw_kafka(broker.bootstrap, args.events, keys)
     finally:
         broker.stop()
         pg.stop()
-    print(f"events: {args.events}, keys: {args.keys}, events per business transaction: {args.batch}")
+    print(f"events: {args.events}, keys: {args.keys}, events per business transaction: {args.batch}, "
+          f"writers at once: {args.writers}")
     print(f"{'':34}{'raw aiokafka':>14}{'outbox->inbox':>16}{'ratio':>8}")
     print(f"{'throughput end to end (events/s)':34}{raw['e2e_per_s']:>14.0f}{ours['e2e_per_s']:>16.0f}"
           f"{ours['e2e_per_s'] / raw['e2e_per_s']:>8.2f}")
@@ -146,7 +159,7 @@ async def main() -> None:
     print("(raw: pipelined sends, no database; ours: DB write, relay with per-key ordering and acks=all, "
           "inbox transaction with dedup)")
     if args.json:
-        args.json.write_text(json.dumps({"events": args.events, "raw": raw, "ours": ours}))
+        args.json.write_text(json.dumps({"events": args.events, "writers": args.writers, "raw": raw, "ours": ours}))
 
 
 if __name__ == "__main__":

@@ -39,7 +39,8 @@ def main() -> None:
     rows = [
         ("subsidy inbox consumer (events/s)", f"{consumer['inbox_per_s']:,.0f}", ">= 10,000",
          f"raw consume + parse {consumer['raw_per_s']:,.0f}", f"{consumer['inbox_per_s'] / consumer['raw_per_s']:.2f}"),
-        ("outbox -> relay -> broker -> inbox (events/s)", f"{events['ours']['e2e_per_s']:,.0f}", ">= 0.25 of raw",
+        (f"outbox -> relay -> broker -> inbox, {events['writers']} writers (events/s)",
+         f"{events['ours']['e2e_per_s']:,.0f}", ">= 0.25 of raw",
          f"raw produce + consume {events['raw']['e2e_per_s']:,.0f}",
          f"{events['ours']['e2e_per_s'] / events['raw']['e2e_per_s']:.2f}"),
         ("certificate -> eligibility at idle, p99 (ms)", f"{idle:,.0f}", "<= 250", "-", "-"),
