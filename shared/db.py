@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from typing import Annotated, ClassVar
 
 from fastapi import Depends, Request
-from sqlalchemy import Dialect, Engine, Executable, MetaData, Select
+from sqlalchemy import Connection, Dialect, Engine, Executable, MetaData, Select
 from sqlalchemy.engine import Compiled
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.util import await_, greenlet_spawn
 
@@ -118,22 +119,45 @@ async def read_once(engine: AsyncEngine, stmt: Executable, params: dict | None =
     The statement itself goes to asyncpg as SQLAlchemy compiled it (`_ReadPlan`), once per shape of statement:
     SQLAlchemy's execution (context, cursor adapter, result, rows) cost 60 to 90 us of CPU per page, a tenth of
     the request. The rows are then asyncpg's records (by position, and by column name: `row["id"]`). A statement
-    the plan cannot take as it is (see `_ReadPlan.of`), and any error on the way, take SQLAlchemy's own path on
-    the same connection: an error is then SQLAlchemy's, which tells a dead connection (dropped from the pool,
-    answered with a 503) from a bad statement, as before."""
+    the plan cannot take as it is (see `_ReadPlan.of`) takes SQLAlchemy's own path. An error on the fast path is
+    made what SQLAlchemy would have made of it, without running the statement again (`_as_sqlalchemy_error`): a
+    DBAPIError, with the connection invalidated when it is gone (answered with a 503), and a cancelled read
+    closes its connection instead of returning it to the pool, as SQLAlchemy's path does."""
     sync_engine = engine.sync_engine
     plan, args = _ReadPlan.args(sync_engine, stmt, params or {})
 
     def read() -> list[Sequence]:
         with sync_engine.connect() as connection:
-            if plan is not None:
-                try:
-                    return await_(connection.connection.driver_connection.fetch(plan.sql, *args))
-                except Exception:
-                    pass  # said again below, where SQLAlchemy classifies it
-            return connection.execute(stmt, params).all()
+            if plan is None:
+                return connection.execute(stmt, params).all()
+            try:
+                return await_(connection.connection.driver_connection.fetch(plan.sql, *args))
+            except Exception as error:
+                raise _as_sqlalchemy_error(connection, error, plan.sql, args) from error
+            except BaseException:
+                connection.invalidate()  # cancelled while the server may still be answering
+                raise
 
     return await greenlet_spawn(read)
+
+
+def _as_sqlalchemy_error(connection: Connection, error: Exception, statement: str, args: list) -> Exception:
+    """The error SQLAlchemy raises for a driver's error on `connection` (what its own execution does): the
+    adapter's DBAPI exception wrapped in a `DBAPIError`, and the connection invalidated (closed, the pool
+    replaced) when the dialect takes the error for a lost connection. The adapter's translation is
+    `_handle_exception`, not public, as in `_ping`: tests/shared/test_db.py checks both outcomes."""
+    dialect = connection.dialect
+    dbapi_connection = connection.connection.dbapi_connection
+    try:
+        dbapi_connection._handle_exception(error)
+    except Exception as translated:
+        error = translated
+    disconnect = isinstance(error, dialect.loaded_dbapi.Error) and dialect.is_disconnect(
+        error, dbapi_connection, None)
+    if disconnect:
+        connection.invalidate(error)
+    return DBAPIError.instance(statement, args, error, dialect.loaded_dbapi.Error, connection_invalidated=disconnect,
+                               dialect=dialect)
 
 
 @dataclass(frozen=True)

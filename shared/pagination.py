@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
+import asyncpg
 import pydantic_core
 from fastapi import Query
 from fastapi.responses import Response
@@ -98,11 +99,8 @@ async def paginate(session: AsyncSession | AsyncConnection | AsyncEngine, stmt: 
 
 
 def _value(row, key: str):
-    """A column of an ORM object or a SQLAlchemy row by attribute; of an asyncpg record (`read_once`) by name."""
-    try:
-        return getattr(row, key)
-    except AttributeError:
-        return row[key]
+    """A column of an asyncpg record (`read_once`) by name; of an ORM object or a SQLAlchemy row by attribute."""
+    return row[key] if isinstance(row, asyncpg.Record) else getattr(row, key)
 
 
 def page_response(items: list[dict], next_cursor: str | None) -> Response:

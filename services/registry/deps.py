@@ -31,8 +31,9 @@ def query_model(model: type[M]) -> tuple[Any, dict]:
     validates the query string as one dict (last value of a repeated key, unknown keys ignored, as FastAPI
     does), and a bad value is FastAPI's own `RequestValidationError` at `("query", field)`, so the answer is the
     same 422 problem naming the field. The OpenAPI parameters are the ones FastAPI documents for `model` as a
-    query-parameter model (generated once here, from a probe app), so clients and the contract tests see the
-    same names, types and limits as before."""
+    query-parameter model (generated once here, from a probe app), and so is its 422 response, so clients and
+    the contract tests see the same names, types, limits and responses as before. One difference: with several
+    bad values, the errors come in the model's order (FastAPI listed a dependency's parameters first)."""
 
     async def validated(request: Request) -> M:
         try:
@@ -47,5 +48,6 @@ def query_model(model: type[M]) -> tuple[Any, dict]:
     documented.__annotations__["query"] = Annotated[model, Query()]  # an object: this module's are strings
     probe = FastAPI()
     probe.get("/")(documented)
-    parameters = probe.openapi()["paths"]["/"]["get"]["parameters"]
-    return Annotated[model, Depends(validated)], {"parameters": parameters}
+    documentation = probe.openapi()["paths"]["/"]["get"]
+    return Annotated[model, Depends(validated)], {"parameters": documentation["parameters"],
+                                                  "responses": {"422": documentation["responses"]["422"]}}

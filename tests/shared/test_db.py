@@ -203,3 +203,29 @@ async def test_read_once_on_a_connection_the_server_closed_fails_as_sqlalchemy_r
         assert len(await read_once(engine, select(table.c.n))) == 3
     finally:
         await engine.dispose()
+
+
+async def test_a_read_that_times_out_runs_once_and_a_cancelled_read_closes_its_connection(pg):
+    """The server's statement timeout is SQLAlchemy's error after one run of the statement (nothing re-runs it);
+    a read cancelled while the server works does not go back to the pool (the next read has a new backend)."""
+    url = await fresh_database(pg, "registry")
+    engine, _, _, _ = await _read_setup(url)
+    database = url.rsplit("/", 1)[1]
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(f'ALTER DATABASE "{database}" SET statement_timeout = 300'))
+        await engine.dispose()  # the setting applies to new connections
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(sa_exc.DBAPIError) as caught:
+            await read_once(engine, select(func.pg_sleep(1)))
+        assert "statement timeout" in str(caught.value) and not caught.value.connection_invalidated
+        assert asyncio.get_running_loop().time() - started < 0.55  # one run of 0.3 s, not two
+        pid = (await read_once(engine, select(func.pg_backend_pid())))[0][0]
+        reading = asyncio.ensure_future(read_once(engine, select(func.pg_sleep(0.25))))
+        await asyncio.sleep(0.1)
+        reading.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await reading
+        assert (await read_once(engine, select(func.pg_backend_pid())))[0][0] != pid
+    finally:
+        await engine.dispose()
