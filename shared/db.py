@@ -119,7 +119,7 @@ async def read_once(engine: AsyncEngine, stmt: Executable, params: dict | None =
     The statement itself goes to asyncpg as SQLAlchemy compiled it (`_ReadPlan`), once per shape of statement:
     SQLAlchemy's execution (context, cursor adapter, result, rows) cost 60 to 90 us of CPU per page, a tenth of
     the request. The rows are then asyncpg's records (by position, and by column name: `row["id"]`). A statement
-    the plan cannot take as it is (see `_ReadPlan.of`) takes SQLAlchemy's own path. An error on the fast path is
+    the plan cannot take as it is (see `_ReadPlan`) takes SQLAlchemy's own path. An error on the fast path is
     made what SQLAlchemy would have made of it, without running the statement again (`_as_sqlalchemy_error`): a
     DBAPIError, with the connection invalidated when it is gone (answered with a 503), and a cancelled read
     closes its connection instead of returning it to the pool, as SQLAlchemy's path does."""
@@ -163,11 +163,14 @@ def _as_sqlalchemy_error(connection: Connection, error: Exception, statement: st
 @dataclass(frozen=True)
 class _ReadPlan:
     """A select as SQLAlchemy compiles it for asyncpg, keyed by its cache key (the statement's shape, its bound
-    values aside) like SQLAlchemy's own compiled cache; `None` for a statement that needs SQLAlchemy at execution:
-    parameters expanded then (`IN` lists), or a type that converts values on the way in or out."""
+    values aside) like SQLAlchemy's own compiled cache, with the bind processors SQLAlchemy would apply to the
+    values (an array's, say); `None` for a statement that needs SQLAlchemy at execution: parameters expanded then
+    (`IN` lists: `= ANY(array)` compiles to one parameter), or a column whose values are converted on the way
+    out."""
 
     sql: str
     compiled: Compiled
+    convert: tuple  # per positional parameter, the bind processor SQLAlchemy applies to its value (or None)
 
     PLANS: ClassVar[weakref.WeakKeyDictionary] = weakref.WeakKeyDictionary()  # engine -> {shape: plan or None}
     MAX_PER_ENGINE: ClassVar[int] = 256
@@ -187,7 +190,9 @@ class _ReadPlan:
         if plan is None:
             return None, []
         values = plan.compiled.construct_params(params, extracted_parameters=key.bindparams)
-        return plan, [values[name] for name in plan.compiled.positiontup]
+        return plan, [value if convert is None else convert(value)
+                      for value, convert in zip(map(values.__getitem__, plan.compiled.positiontup), plan.convert,
+                                                strict=True)]
 
     @classmethod
     def of(cls, dialect: Dialect, stmt: Executable, key) -> _ReadPlan | None:
@@ -195,13 +200,12 @@ class _ReadPlan:
         if not isinstance(stmt, Select) or not compiled.positional or compiled.post_compile_params \
                 or compiled.literal_execute_params:
             return None
-        types = [compiled.binds[name].type for name in compiled.positiontup]
-        if any(t.dialect_impl(dialect).bind_processor(dialect) is not None for t in types):
-            return None
         if any(c.type.dialect_impl(dialect).result_processor(dialect, None) is not None
                for c in stmt.selected_columns):
             return None
-        return cls(sql=str(compiled), compiled=compiled)
+        convert = tuple(compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+                        for name in compiled.positiontup)
+        return cls(sql=str(compiled), compiled=compiled, convert=convert)
 
 
 _UNSEEN = object()

@@ -7,8 +7,23 @@ import asyncio
 from unittest.mock import patch
 
 import pytest
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, bindparam, event, func, select, text
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    any_,
+    bindparam,
+    event,
+    func,
+    literal,
+    select,
+    text,
+)
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from shared.db import driver_connection, make_engine, make_sessionmaker, read_once
 from tests.support import fresh_database
@@ -163,8 +178,8 @@ async def _read_setup(url: str):
 
 async def test_read_once_sends_the_compiled_statement_with_this_statements_own_values(pg):
     """`read_once` compiles a statement's shape once and sends it to asyncpg itself: two statements of one shape with
-    different bound values (a literal in the statement, a parameter passed) each get their own rows; an `IN` list,
-    which SQLAlchemy expands at execution, goes through SQLAlchemy."""
+    different bound values (a literal in the statement, a parameter passed) each get their own rows, an array
+    parameter too; an `IN` list, which SQLAlchemy expands at execution, goes through SQLAlchemy."""
     url = await fresh_database(pg, "registry")
     engine, table, sent, through_sqlalchemy = await _read_setup(url)
     try:
@@ -177,6 +192,9 @@ async def test_read_once_sends_the_compiled_statement_with_this_statements_own_v
         await asyncio.sleep(0.05)  # asyncpg calls its query loggers soon after, not at once
         assert through_sqlalchemy == [] and len([q for q in sent if "FROM r" in q]) == 3, (through_sqlalchemy, sent)
         assert len({q for q in sent if "FROM r" in q}) == 1  # one text for the one shape
+        kinds = select(table.c.n).where(table.c.kind == any_(literal(["x", "z"], ARRAY(String)))).order_by(table.c.n)
+        assert [r[0] for r in await read_once(engine, kinds)] == [1]  # an array: one parameter, its bind processor
+        assert through_sqlalchemy == []
         rows = await read_once(engine, select(table.c.n).where(table.c.kind.in_(["y"])).order_by(table.c.n))
         assert [r[0] for r in rows] == [2, 3] and len(through_sqlalchemy) == 1
     finally:

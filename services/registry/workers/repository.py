@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 
-from sqlalchemy import ColumnElement, exists, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, Uuid, any_, exists, false, func, literal, or_, select, true
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.certificates.models import Certificate
@@ -14,17 +16,22 @@ from shared.auth import Principal, Role
 from shared.errors import NotFound
 
 WRITERS = (Role.BUREAU_ADMIN, Role.HR_SYSTEM, Role.STATION_MANAGER)
+STATION_IDS = ARRAY(Uuid())
 # Bureau staff, the services and HR systems (which exchange the registry in bulk) read every person.
 READS_ALL = (Role.BUREAU_ADMIN, Role.AUDITOR, Role.SERVICE, Role.HR_SYSTEM)
 
 
 def _at_stations(station_ids) -> ColumnElement[bool]:
-    return exists().where(Employment.worker_id == Worker.id, Employment.station_id.in_(list(station_ids)))
+    """Employed at one of the stations, ever. `= ANY(array)`: one parameter, where `IN` expands one per station
+    when the statement runs, which a list page's compiled plan cannot take (shared.db.read_once)."""
+    return exists().where(Employment.worker_id == Worker.id,
+                          Employment.station_id == any_(literal(list(station_ids), STATION_IDS)))
 
 
 def readable_workers(principal: Principal) -> ColumnElement[bool]:
     """bureau staff, HR systems and services read all; a station manager their stations' workers; a social
-    worker themselves; anyone else nobody."""
+    worker themselves; anyone else nobody. Reads the principal's roles, station ids and worker id and nothing
+    else: `_readable` keeps one statement per such scope."""
     if principal.has_any(*READS_ALL):
         return true()
     clauses = []
@@ -77,11 +84,24 @@ _SELECT_VIEW, _SELECT_REVEALED = select(*VIEW), select(*VIEW, *CIPHERTEXTS)  # b
 _EVERY_WORKER = {False: _SELECT_VIEW.where(true()), True: _SELECT_REVEALED.where(true())}
 
 
+@functools.lru_cache(maxsize=1024)
+def _readable(reveal: bool, roles: frozenset[str], station_ids: frozenset[uuid.UUID],
+              worker_id: uuid.UUID | None) -> Select:
+    """The unfiltered page statement of a caller's scope, one object per scope (what `readable_workers` reads of a
+    principal, and nothing else, is the key): its pages, their cache keys and compiled plans are then made once
+    (shared.pagination._paged, shared.db.read_once), as for a reader of every worker; building them took a station
+    manager's page 0.3 ms per request. A scope's values are its own: another scope is another object."""
+    scope = Principal(subject="", roles=roles, station_ids=station_ids, worker_id=worker_id)
+    return (_SELECT_REVEALED if reveal else _SELECT_VIEW).where(readable_workers(scope))
+
+
 def list_statement(principal: Principal, *, reveal: bool = False, station_id: uuid.UUID | None = None,
                    level: str | None = None, registered: bool | None = None, q: str | None = None):
     """One query for a page: the view's columns of the workers the caller may see, filtered."""
-    if principal.has_any(*READS_ALL) and station_id is None and level is None and registered is None and not q:
-        return _EVERY_WORKER[reveal]
+    if station_id is None and level is None and registered is None and not q:
+        if principal.has_any(*READS_ALL):
+            return _EVERY_WORKER[reveal]
+        return _readable(reveal, principal.roles, principal.station_ids, principal.worker_id)
     stmt = (_SELECT_REVEALED if reveal else _SELECT_VIEW).where(readable_workers(principal))
     if station_id is not None:
         stmt = stmt.where(_at_stations([station_id]))
