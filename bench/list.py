@@ -4,9 +4,10 @@ Starts its own embedded PostgreSQL and the real registry service (uvicorn, its o
 `--workers` people through the service's own import (so every stored column is written as in production),
 then, in one run:
 
-1. **the service**: calls of `GET /v1/workers?limit=50` with a bureau_admin token (the masked view, as the
-   console asks for it), `--concurrency` in flight; the CPU time of the service's process (user + system,
-   from /proc) divided by the requests;
+1. **the service**: calls of `GET /v1/workers?limit=50` with a token of `--role` (bureau_admin by default; or
+   station_manager, of the one station every imported worker is employed at: the console's usual list), the
+   masked view as the console asks for it, `--concurrency` in flight; the CPU time of the service's process
+   (user + system, from /proc) divided by the requests;
 2. **the baseline**, in this process: the same 51 rows (a page and the look-ahead row) with the same columns
    fetched with raw asyncpg, as many times; this process's CPU time per fetch.
 
@@ -54,14 +55,16 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def people(count: int) -> list[dict]:
-    """Valid, distinct people for the import (ID numbers with their check character, phones)."""
+def people(count: int, station_id: str) -> list[dict]:
+    """Valid, distinct people for the import (ID numbers with their check character, phones), employed at the
+    station."""
     rows = []
     for n in range(count):
         born = date(1970, 1, 1) + timedelta(days=n * 7)
         first17 = f"150624{born:%Y%m%d}{n % 1000:03d}"
         rows.append({"name": f"工作者{n}", "id_number": first17 + id_number_check_char(first17),
-                     "phone": f"139{n:08d}", "full_time": "是"})
+                     "phone": f"139{n:08d}", "full_time": "是", "station_id": station_id,
+                     "start_date": "2022-01-01"})
     return rows
 
 
@@ -103,6 +106,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--role", choices=("bureau_admin", "station_manager"), default="bureau_admin")
     args = parser.parse_args()
     mint = TokenMint()
     with tempfile.TemporaryDirectory(prefix="bench-list-") as tmp:
@@ -126,13 +130,20 @@ def main() -> int:
                 return 1
             url = f"http://127.0.0.1:{port}"
             admin = mint.headers("bureau_admin", sub="bench-admin", ttl=3600)
-            imported = httpx.post(f"{url}/v1/workers/import", json=people(args.workers), headers=admin, timeout=600)
+            station = httpx.post(f"{url}/v1/stations", headers=admin, json={
+                "name": "基准社工站", "kind": "township", "division_code": "150624100"})
+            assert station.status_code == 201, station.text
+            station_id = station.json()["id"]
+            imported = httpx.post(f"{url}/v1/workers/import", json=people(args.workers, station_id), headers=admin,
+                                  timeout=600)
             assert imported.status_code == 200 and imported.json()["totals"]["created"] == args.workers, \
                 imported.text[:500]
+            caller = admin if args.role == "bureau_admin" else mint.headers(
+                "station_manager", sub="bench-manager", ttl=3600, station_ids=[station_id])
             with open("/proc/loadavg") as f:
                 load_before = f.read().split()[:3]
             per_request, per_fetch, latencies = asyncio.run(measure(
-                url, child.pid, pg.dsn("registry"), admin, args.requests, args.concurrency, args.rounds))
+                url, child.pid, pg.dsn("registry"), caller, args.requests, args.concurrency, args.rounds))
             with open("/proc/loadavg") as f:
                 load_after = f.read().split()[:3]
         finally:
@@ -144,7 +155,7 @@ def main() -> int:
     p99 = sorted(latencies)[int(len(latencies) * 0.99) - 1] * 1000
     ratios = sorted(r / f for r, f in zip(per_request, per_fetch, strict=True))
     print(f"{os.cpu_count()} cpus; load average before {' '.join(load_before)}, after {' '.join(load_after)}")
-    print(f"registry GET /v1/workers?limit={PAGE} ({args.workers:,} workers, bureau_admin, masked), "
+    print(f"registry GET /v1/workers?limit={PAGE} ({args.workers:,} workers, {args.role}, masked), "
           f"{args.requests:,} requests in {args.rounds} rounds, {args.concurrency} in flight: "
           f"p50 {p50:.1f} ms, p99 {p99:.1f} ms")
     print(f"  service CPU per request, median of rounds: {statistics.median(per_request) * 1e6:7.0f} us "
