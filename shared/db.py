@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import weakref
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, ClassVar
 
@@ -170,7 +170,7 @@ class _ReadPlan:
 
     sql: str
     compiled: Compiled
-    convert: tuple  # per positional parameter, the bind processor SQLAlchemy applies to its value (or None)
+    binds: tuple[tuple[str, Callable | None], ...]  # per positional parameter: its name, its bind processor
 
     PLANS: ClassVar[weakref.WeakKeyDictionary] = weakref.WeakKeyDictionary()  # engine -> {shape: plan or None}
     MAX_PER_ENGINE: ClassVar[int] = 256
@@ -190,9 +190,7 @@ class _ReadPlan:
         if plan is None:
             return None, []
         values = plan.compiled.construct_params(params, extracted_parameters=key.bindparams)
-        return plan, [value if convert is None else convert(value)
-                      for value, convert in zip(map(values.__getitem__, plan.compiled.positiontup), plan.convert,
-                                                strict=True)]
+        return plan, [values[name] if convert is None else convert(values[name]) for name, convert in plan.binds]
 
     @classmethod
     def of(cls, dialect: Dialect, stmt: Executable, key) -> _ReadPlan | None:
@@ -203,9 +201,9 @@ class _ReadPlan:
         if any(c.type.dialect_impl(dialect).result_processor(dialect, None) is not None
                for c in stmt.selected_columns):
             return None
-        convert = tuple(compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-                        for name in compiled.positiontup)
-        return cls(sql=str(compiled), compiled=compiled, convert=convert)
+        binds = tuple((name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
+                      for name in compiled.positiontup)
+        return cls(sql=str(compiled), compiled=compiled, binds=binds)
 
 
 _UNSEEN = object()
