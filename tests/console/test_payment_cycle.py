@@ -53,7 +53,17 @@ def batch(stack):
         return any(stack.api(f"manager{n}").get(f"/subsidy/v1/workers/{worker}/payments", expect=(200, 404))
                    .get("items") is not None for n in range(1, 7))
 
-    workers = [w for w in paid_by_demo if at_a_demo_station(w)][:3]  # the e2e cycle test pays the last five
+    def owed(worker: str) -> bool:
+        """Owed some month through 2026-10 by the rules. An approved application alone is not enough: tests
+        before this one approve applications for workers whatever their facts (the browser tests one for a worker
+        of manager2's who had not applied), and a worker owed nothing gets no transfer."""
+        months = admin.get(f"/subsidy/v1/workers/{worker}/eligibility",
+                           params={"policy": POLICY, "from": "2023-01", "through": "2026-10"})["months"]
+        return any(m["rule"] == "payable" for m in months)
+
+    # the e2e cycle test pays the last five
+    workers = [w for w in paid_by_demo if at_a_demo_station(w) and owed(w)][:3]
+    assert len(workers) == 3, paid_by_demo
     for n, w in enumerate(workers):
         person = admin.get(f"/registry/v1/workers/{w}")
         if not [a for a in admin.get(f"/registry/v1/workers/{w}/bank-accounts")["items"] if a["status"] == "verified"]:
@@ -66,7 +76,9 @@ def batch(stack):
                                "worker_id": workers[1]}, expect=(201, 409))
     stack.logins[WORKER[0]] = WORKER[1]
     created = admin.post("/subsidy/v1/disbursements", {"policy": CYCLE_POLICY, "month": "2026-10"})
-    assert created["transfers"] == 3
+    assert created["transfers"] == 3, [  # each worker's transfer, to tell which one had none and why
+        (t["worker_id"] in workers, t["net_to_pay_fen"], t["set_off_fen"], t["status"])
+        for t in admin.all(f"/subsidy/v1/disbursements/{created['id']}/workers")]
     return {"id": created["id"], "workers": workers}
 
 
