@@ -454,7 +454,7 @@ async def run_import(*, session: AsyncSession, principal: Principal, settings: R
         unknown = [r.lookup for r in good if r.lookup not in existing]
         aliases: dict[bytes, uuid.UUID] = {}
         for chunk in _chunks(unknown, batch_size):
-            aliases.update((await session.execute(_ALIASES, {"hashes": chunk})).tuples().all())
+            aliases.update((await session.execute(_ALIASES, {"hashes": chunk})).all())  # (hash, worker id) rows
             pending_reviews.update((h, i) for i, h in await session.execute(_PENDING_REVIEWS, {"hashes": chunk}))
         if aliases:
             by_id = {w.id: w for w in await session.execute(_WORKERS_BY_ID, {"ids": list(set(aliases.values()))})}
