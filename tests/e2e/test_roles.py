@@ -304,9 +304,15 @@ WRITE_IDS = {"worker_id": "own", "code": "policy", "version": "999", "line_id": 
 @pytest.fixture(scope="module")
 def matrix_ids(callers, ids):
     admin = callers["admin"]
-    application = next(a for a in admin.all("/subsidy/v1/applications") if a["worker_id"] != ids["own"])
-    batch = next(line["disbursement_id"] for line in admin.all(f"/subsidy/v1/workers/{application['worker_id']}/"
-                                                              "payments") if line.get("disbursement_id"))
+    # an application and a batch the station manager sees (of a paid worker at their station), not worker1's own
+    # (to them it is a 404). Taken from the manager's list: the first of all applications that was not `own`'s
+    # was at another station whenever the demo's first applicant happened to be `own` (the manager's 200 was a 404).
+    def paid_in(application: dict) -> str | None:
+        return next((line["disbursement_id"] for line in admin.all(
+            f"/subsidy/v1/workers/{application['worker_id']}/payments") if line.get("disbursement_id")), None)
+
+    application, batch = next((a, b) for a in callers["manager"].all("/subsidy/v1/applications")
+                              if a["worker_id"] != ids["me"] and (b := paid_in(a)))
     projects = admin.all("/projects/v1/projects", station_id=ids["wulan"])
     reports = admin.all("/projects/v1/service-reports", station_id=ids["wulan"])
     return {**ids, "application": application["id"], "batch": batch, "call": admin.all("/projects/v1/calls")[0]["id"],
