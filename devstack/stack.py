@@ -281,6 +281,7 @@ def print_banner(stack: Stack, demo=None) -> None:
     s = dev_secrets()
     lines = [
         "", "Social-work platform is running:",
+        f"  console   http://127.0.0.1:{SERVICES['gateway']}/console/   (sign in with a login below)",
         f"  gateway   http://127.0.0.1:{SERVICES['gateway']}   (API docs: /docs, tokens: /auth/token)",
         *[f"  {svc:<9} http://127.0.0.1:{port}   (direct, /docs)" for svc, port in SERVICES.items()
           if svc != "gateway"],

@@ -38,6 +38,8 @@ def test_index_and_modules_are_served_with_a_strict_policy():
     assert http.get("/console/vendor/chart.umd.min.js").status_code == 200
     redirect = http.get("/console", follow_redirects=False)
     assert redirect.status_code in (307, 308) and redirect.headers["location"].endswith("/console/")
+    root = http.get("/", follow_redirects=False)
+    assert root.status_code == 307 and root.headers["location"] == "/console/"
     assert http.get("/console/nope.js").status_code == 404
     assert http.get("/console/../router.py").status_code == 404
 

@@ -277,6 +277,9 @@ async def test_merged_openapi_and_docs(stack):
     assert len(operation_ids) == len(set(operation_ids))
     docs = await client.get("/docs")
     assert docs.status_code == 200 and "/openapi.json" in docs.text and "swagger" in docs.text.lower()
+    assert "/" not in spec["paths"]  # the root only sends a browser to the console
+    root = await client.get("/", follow_redirects=False)
+    assert (root.status_code, root.headers["location"]) == (307, "/console/")
 
 
 async def test_cors_allow_list(stack):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 STATIC = Path(__file__).parent / "static"
@@ -52,5 +52,7 @@ class ConsoleFiles(StaticFiles):
 
 
 def mount_console(app: FastAPI) -> None:
-    """/console/ serves index.html; /console redirects there (the router adds the slash)."""
+    """/console/ serves index.html; /console redirects there (the router adds the slash), and so does the
+    gateway's root: bureau staff type the address `make run` printed, not a path (before, a 404 problem)."""
     app.mount("/console", ConsoleFiles(directory=STATIC, html=True), name="console")
+    app.add_api_route("/", lambda: RedirectResponse("/console/"), methods=["GET"], include_in_schema=False)
