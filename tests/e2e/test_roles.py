@@ -21,11 +21,10 @@ ROLES = ("admin", "auditor", "manager", "worker", "hr", "service")
 
 
 @pytest.fixture(scope="module")
-def callers(suite, tmp_path_factory):
+def callers(suite, demo_stack):
     admin = suite.admin()
     hr = admin.post("/auth/clients", {"client_id": "hr-matrix", "kind": "hr_system"})
-    state = next(p for p in tmp_path_factory.getbasetemp().rglob("secrets.json"))
-    secrets = json.loads(state.read_text())
+    secrets = json.loads((demo_stack.state / "secrets.json").read_text())  # this stack's, not any under basetemp
     return {
         "admin": admin, "auditor": suite.login("auditor1"), "manager": suite.login("manager1"),
         "worker": suite.login("worker1"), "hr": Api.client(suite.gateway, hr["client_id"], hr["client_secret"]),

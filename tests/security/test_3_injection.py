@@ -131,11 +131,13 @@ def test_project_activity_and_decision_texts_are_literal(world):
         assert [a["title"] for a in listed] == [text]
 
 
-def _eligible_without_application(admin: Api) -> str:
-    """A demo holder certified since 2023 (so with payable months) who has not applied yet."""
+def _eligible_without_application(admin: Api, worker1: str) -> str:
+    """A demo holder certified since 2023 (so with payable months) who has not applied yet, not worker1: the
+    console's tests have worker1 apply from the phone, and an application approved here took that away (one run
+    in eleven: then the console approved a manager's worker owed nothing, and a later batch had a transfer less)."""
     applied = {a["worker_id"] for a in admin.all("/subsidy/v1/applications")}
     for worker in admin.all("/registry/v1/workers", registered=True):
-        if worker["id"] in applied:
+        if worker["id"] in applied or worker["id"] == worker1:
             continue
         verdict = admin.get(f"/subsidy/v1/workers/{worker['id']}/eligibility", expect=(200, 404),
                             params={"policy": POLICY, "through": last_month(bureau_today())})
@@ -144,9 +146,9 @@ def _eligible_without_application(admin: Api) -> str:
     raise AssertionError("no eligible worker without an application in the demo")
 
 
-def test_application_decision_reasons_are_literal(world):
+def test_application_decision_reasons_are_literal(suite, world):
     admin, reviewer = world["admin"], world["reviewer"]
-    worker = _eligible_without_application(admin)
+    worker = _eligible_without_application(admin, suite.login("worker1").get("/registry/v1/workers")["items"][0]["id"])
     for text in PAYLOADS:
         application = admin.post("/subsidy/v1/applications", {"worker_id": worker, "policy": POLICY})
         rejected = reviewer.post(f"/subsidy/v1/applications/{application['id']}/reject", {"reason": text})
