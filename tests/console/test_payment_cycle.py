@@ -61,7 +61,6 @@ def batch(stack):
                            params={"policy": POLICY, "from": "2023-01", "through": "2026-10"})["months"]
         return any(m["rule"] == "payable" for m in months)
 
-    # the e2e cycle test pays the last five
     workers = [w for w in paid_by_demo if at_a_demo_station(w) and owed(w)][:3]
     assert len(workers) == 3, paid_by_demo
     for n, w in enumerate(workers):
