@@ -146,6 +146,14 @@ class DemoStack:
                    admin_password=secrets["GATEWAY_ADMIN_PASSWORD"], logins=logins, banner=banner)
 
 
+def at_a_demo_station(login: Callable[[str], Any], worker_id: str) -> bool:
+    """Seen by one of the demo's six station managers (`login(name)` gives an Api). The e2e tests approve
+    applications under the demo policy for workers at stations of their own, which no demo manager sees; a test
+    that picks demo applicants by id would otherwise take them now and then."""
+    return any(login(f"manager{n}").get(f"/subsidy/v1/workers/{worker_id}/payments", expect=(200, 404))
+               .get("items") is not None for n in range(1, 7))
+
+
 async def copy_policy(dsn: str, code: str, source: str) -> None:
     """A policy of a test's own under `code`, with the terms of `source` (version 1), inserted as the migration
     inserts the default one (policies have no create endpoint): a test that pays under it leaves the demo

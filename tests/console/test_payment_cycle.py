@@ -16,7 +16,7 @@ import io
 import pytest
 
 from devstack.demo import POLICY
-from tests.support import bank_result_file, copy_policy
+from tests.support import at_a_demo_station, bank_result_file, copy_policy
 
 CYCLE_POLICY = "console-bank-cycle"
 CHECKER = ("console-checker", "a long passphrase for the console checker")
@@ -46,13 +46,6 @@ def batch(stack):
     paid_by_demo = sorted(a["worker_id"] for a in admin.all("/subsidy/v1/applications")
                           if a["policy"] == POLICY and a["status"] == "approved" and a["worker_id"] != worker1)
 
-    def at_a_demo_station(worker: str) -> bool:
-        """Seen by one of the demo's six station managers. The e2e tests approve applications under the same
-        policy for workers at stations of their own, which no demo manager sees; by their ids, one of them could
-        come first (the test below needs the third worker's station manager)."""
-        return any(stack.api(f"manager{n}").get(f"/subsidy/v1/workers/{worker}/payments", expect=(200, 404))
-                   .get("items") is not None for n in range(1, 7))
-
     def owed(worker: str) -> bool:
         """Owed some month through 2026-10 by the rules. An approved application alone is not enough: tests
         before this one approve applications for workers whatever their facts (the browser tests one for a worker
@@ -61,7 +54,9 @@ def batch(stack):
                            params={"policy": POLICY, "from": "2023-01", "through": "2026-10"})["months"]
         return any(m["rule"] == "payable" for m in months)
 
-    workers = [w for w in paid_by_demo if at_a_demo_station(w) and owed(w)][:3]
+    # at the demo's stations: the test below needs the third worker's station manager
+    managers = {f"manager{n}": stack.api(f"manager{n}") for n in range(1, 7)}  # signed in once each
+    workers = [w for w in paid_by_demo if at_a_demo_station(managers.__getitem__, w) and owed(w)][:3]
     assert len(workers) == 3, paid_by_demo
     for n, w in enumerate(workers):
         person = admin.get(f"/registry/v1/workers/{w}")
