@@ -25,6 +25,7 @@ import psutil
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 
+from devstack.api import Api
 from devstack.embedded import EmbeddedPostgres, free_port
 from shared.migrate import upgrade
 
@@ -146,12 +147,22 @@ class DemoStack:
                    admin_password=secrets["GATEWAY_ADMIN_PASSWORD"], logins=logins, banner=banner)
 
 
-def at_a_demo_station(login: Callable[[str], Any], worker_id: str) -> bool:
-    """Seen by one of the demo's six station managers (`login(name)` gives an Api). The e2e tests approve
-    applications under the demo policy for workers at stations of their own, which no demo manager sees; a test
-    that picks demo applicants by id would otherwise take them now and then."""
-    return any(login(f"manager{n}").get(f"/subsidy/v1/workers/{worker_id}/payments", expect=(200, 404))
-               .get("items") is not None for n in range(1, 7))
+def me(api: Api) -> str:
+    """The worker id of a social worker's login (the one worker its list holds)."""
+    return api.get("/registry/v1/workers")["items"][0]["id"]
+
+
+def demo_managers(login: Callable[[str], Api]) -> dict[str, Api]:
+    """The demo's six station managers by login name, each signed in once."""
+    return {f"manager{n}": login(f"manager{n}") for n in range(1, 7)}
+
+
+def demo_manager_of(managers: dict[str, Api], worker_id: str) -> str | None:
+    """The demo station manager who sees the worker, None for a worker at no demo station: the e2e tests approve
+    applications under the demo policy for workers at stations of their own, which a test that picks demo
+    applicants by id would otherwise take now and then."""
+    return next((name for name, api in managers.items() if api.get(
+        f"/subsidy/v1/workers/{worker_id}/payments", expect=(200, 404)).get("items") is not None), None)
 
 
 async def copy_policy(dsn: str, code: str, source: str) -> None:

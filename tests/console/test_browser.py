@@ -17,6 +17,7 @@ import pytest
 from devstack.api import Api
 from shared.clock import bureau_today
 from shared.validators import id_number_check_char
+from tests.support import me
 
 POLICY = "otog-talent-subsidy"
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hr-export-sample.csv"
@@ -32,10 +33,6 @@ def new_id_number() -> str:
     first17 = f"150624{random.randrange(1960, 2000)}{random.randrange(1, 13):02d}{random.randrange(1, 29):02d}" \
               f"{random.randrange(1000):03d}"
     return first17 + id_number_check_char(first17)
-
-
-def me(api: Api) -> str:
-    return api.get("/registry/v1/workers")["items"][0]["id"]
 
 
 def test_each_demo_role_signs_in_to_its_pages_and_out(console, stack):

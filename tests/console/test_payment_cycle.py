@@ -16,7 +16,7 @@ import io
 import pytest
 
 from devstack.demo import POLICY
-from tests.support import at_a_demo_station, bank_result_file, copy_policy
+from tests.support import bank_result_file, copy_policy, demo_manager_of, demo_managers, me
 
 CYCLE_POLICY = "console-bank-cycle"
 CHECKER = ("console-checker", "a long passphrase for the console checker")
@@ -42,7 +42,7 @@ def batch(stack):
     stack.logins[CHECKER[0]] = CHECKER[1]
     checker = stack.api(CHECKER[0])
     admin.request("PUT", f"/subsidy/v1/policies/{CYCLE_POLICY}/payment-terms", json={"notice_working_days": 0})
-    worker1 = stack.api("worker1").get("/registry/v1/workers")["items"][0]["id"]
+    worker1 = me(stack.api("worker1"))
     paid_by_demo = sorted(a["worker_id"] for a in admin.all("/subsidy/v1/applications")
                           if a["policy"] == POLICY and a["status"] == "approved" and a["worker_id"] != worker1)
 
@@ -55,8 +55,8 @@ def batch(stack):
         return any(m["rule"] == "payable" for m in months)
 
     # at the demo's stations: the test below needs the third worker's station manager
-    managers = {f"manager{n}": stack.api(f"manager{n}") for n in range(1, 7)}  # signed in once each
-    workers = [w for w in paid_by_demo if at_a_demo_station(managers.__getitem__, w) and owed(w)][:3]
+    managers = demo_managers(stack.api)
+    workers = [w for w in paid_by_demo if demo_manager_of(managers, w) and owed(w)][:3]
     assert len(workers) == 3, paid_by_demo
     for n, w in enumerate(workers):
         person = admin.get(f"/registry/v1/workers/{w}")
@@ -100,8 +100,7 @@ def test_the_bank_payment_cycle_in_the_console(console, stack, batch, tmp_path):
     # objections from the two other places the API takes them: the third worker's station manager on the batch's
     # page (their workers' part of the notice), the second worker on the phone page; the bureau dismisses both
     line = next(i["line_id"] for i in admin.get(f"{url}/notice")["items"] if i["worker_id"] == batch["workers"][2])
-    manager = next(m for m in (f"manager{n}" for n in range(1, 7)) if stack.api(m).get(
-        f"/subsidy/v1/workers/{batch['workers'][2]}/payments", expect=(200, 404)).get("items") is not None)
+    manager = demo_manager_of(demo_managers(stack.api), batch["workers"][2])
     console.login(manager, fresh=True)
     console.goto(route, "disbursements")
     theirs = stack.api(manager).get(f"{url}/notice")["items"]  # their workers' part of the notice, masked

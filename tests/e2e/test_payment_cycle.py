@@ -13,7 +13,7 @@ import io
 
 from devstack.api import Api
 from devstack.demo import BATCH_MONTHS, CYCLE_MONTH, FAILURE_REASON, POLICY
-from tests.support import assert_problem, at_a_demo_station, bank_result_file, copy_policy
+from tests.support import assert_problem, bank_result_file, copy_policy, demo_manager_of, demo_managers, me
 
 E2E_POLICY = "e2e-bank-cycle"
 
@@ -65,11 +65,11 @@ def test_the_bank_payment_cycle_through_the_gateway(suite, demo_stack):
     # five demo workers the demo policy pays apply under this policy; four get a new account, one has none (the
     # demo records none for one of them); not worker1, whose phone pages other tests read, nor the other e2e
     # tests' workers (approved under the demo policy too, at stations of their own, with histories of their own)
-    worker1 = suite.login("worker1").get("/registry/v1/workers")["items"][0]["id"]
-    managers = {f"manager{n}": suite.login(f"manager{n}") for n in range(1, 7)}  # signed in once each
+    worker1 = me(suite.login("worker1"))
+    managers = demo_managers(suite.login)
     paid_by_demo = [a["worker_id"] for a in admin.all("/subsidy/v1/applications")
                     if a["policy"] == POLICY and a["status"] == "approved" and a["worker_id"] != worker1
-                    and at_a_demo_station(managers.__getitem__, a["worker_id"])]
+                    and demo_manager_of(managers, a["worker_id"])]
     no_account = [w for w in paid_by_demo if admin.all(f"/subsidy/v1/workers/{w}/notifications") and not any(
         a["status"] == "verified" for a in admin.all(f"/registry/v1/workers/{w}/bank-accounts"))]
     assert len(no_account) == 1  # told by the demo's cycle, without an account

@@ -18,6 +18,7 @@ from devstack.demo import POLICY, last_month
 from devstack.demo_data import CENTRE
 from shared.clock import bureau_today
 from shared.validators import id_number_check_char
+from tests.support import me
 
 PAYLOADS = [
     "'; DROP TABLE workers; --",
@@ -148,7 +149,7 @@ def _eligible_without_application(admin: Api, worker1: str) -> str:
 
 def test_application_decision_reasons_are_literal(suite, world):
     admin, reviewer = world["admin"], world["reviewer"]
-    worker = _eligible_without_application(admin, suite.login("worker1").get("/registry/v1/workers")["items"][0]["id"])
+    worker = _eligible_without_application(admin, me(suite.login("worker1")))
     for text in PAYLOADS:
         application = admin.post("/subsidy/v1/applications", {"worker_id": worker, "policy": POLICY})
         rejected = reviewer.post(f"/subsidy/v1/applications/{application['id']}/reject", {"reason": text})
