@@ -45,8 +45,36 @@ def port_free(port: int, host: str = "127.0.0.1") -> bool:
             return False
 
 
+_GIVEN: set[int] = set()
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
 def free_port() -> int:
-    with socket.socket() as s:
+    """A port free now and below the kernel's ephemeral range. A port the kernel hands out for `bind(0)` is one
+    it also hands out as the source port of outgoing connections: between choosing it and a server binding it,
+    a client connection (a service to PostgreSQL, a test to the broker) could take it, and a launcher then
+    stopped with "ports busy" (seen under `make test`)."""
+    low = _ephemeral_range()[0]
+    if low > 11000:
+        for _ in range(100):
+            port = secrets.randbelow(low - 10000) + 10000
+            if port in _GIVEN:  # not twice in one process (a stack asks for six at once)
+                continue
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                _GIVEN.add(port)
+                return port
+    with socket.socket() as s:  # no room below the range: any port the kernel gives
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 

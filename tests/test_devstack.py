@@ -15,7 +15,7 @@ import httpx
 import psutil
 import pytest
 
-from devstack.embedded import EmbeddedPostgres
+from devstack.embedded import EmbeddedPostgres, _ephemeral_range, free_port
 from tests.support import alive, launch_stack, read_until, stop_stack
 
 SERVICE_PORTS = ("GATEWAY", "REGISTRY", "SUBSIDY", "PROJECTS")
@@ -139,3 +139,12 @@ def test_children_die_with_a_killed_launcher(home):
         # PostgreSQL is daemonized by pg_ctl and outlives a SIGKILLed launcher; the next start stops it.
         clean_up(proc, home, ports)
         assert_nothing_left(home, ports)
+
+
+def test_free_ports_are_outside_the_range_outgoing_connections_take_and_not_given_twice():
+    low, high = _ephemeral_range()
+    ports = [free_port() for _ in range(200)]
+    assert len(set(ports)) == len(ports)
+    assert all(10000 <= p < low for p in ports), (low, high, [p for p in ports if not 10000 <= p < low])
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", ports[-1]))  # free to bind
